@@ -1,0 +1,78 @@
+"""Figures: skeletons in 2D and 3D, meshes, and small tables drawn as bars. Matplotlib only, no state."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .skeleton import BONES, LEFT_JOINTS, RIGHT_JOINTS
+
+LEFT_COLOR, RIGHT_COLOR, CENTER_COLOR = "tab:blue", "tab:red", "0.25"
+
+
+def _bone_color(child: int) -> str:
+    if child in LEFT_JOINTS:
+        return LEFT_COLOR
+    if child in RIGHT_JOINTS:
+        return RIGHT_COLOR
+    return CENTER_COLOR
+
+
+def draw_skeleton_2d(ax, uv: np.ndarray, color: str | None = None, lw: float = 2.0, label: str | None = None) -> None:
+    """Draw a (17, 2) pixel skeleton; left blue, right red unless ``color`` is given (image axes: v down)."""
+    for p, c in BONES:
+        ax.plot(uv[[p, c], 0], uv[[p, c], 1], color=color or _bone_color(c), lw=lw)
+    ax.scatter(uv[:, 0], uv[:, 1], s=8, color=color or "k", zorder=3, label=label)
+
+
+def draw_skeleton_3d(ax, joints: np.ndarray, color: str | None = None, lw: float = 2.0, label: str | None = None,
+                     up_axis: int = 2) -> None:
+    """Draw a (17, 3) skeleton on a 3D axis; ``up_axis`` is the coordinate that points up (2 for world, -1 camera y)."""
+    xyz = _upright(joints, up_axis)
+    for i, (p, c) in enumerate(BONES):
+        ax.plot(xyz[[p, c], 0], xyz[[p, c], 1], xyz[[p, c], 2], color=color or _bone_color(c), lw=lw,
+                label=label if i == 0 else None)
+
+
+def _upright(points: np.ndarray, up_axis: int) -> np.ndarray:
+    """Reorder coordinates so that the third one points up (camera space: y points down, z forward)."""
+    if up_axis == 2:
+        return points
+    if up_axis == -1:  # camera coordinates: x right, y down, z forward -> x, z, -y
+        return np.stack([points[..., 0], points[..., 2], -points[..., 1]], -1)
+    raise ValueError(f"up_axis must be 2 (z up) or -1 (camera), got {up_axis}")
+
+
+def set_equal_3d(ax, points: np.ndarray, up_axis: int = 2, margin: float = 0.1) -> None:
+    """Equal aspect ratio around the given points."""
+    xyz = _upright(points.reshape(-1, 3), up_axis)
+    center = (xyz.max(0) + xyz.min(0)) / 2
+    half = (xyz.max(0) - xyz.min(0)).max() / 2 + margin
+    ax.set_xlim(center[0] - half, center[0] + half)
+    ax.set_ylim(center[1] - half, center[1] + half)
+    ax.set_zlim(center[2] - half, center[2] + half)
+    ax.set_box_aspect((1, 1, 1))
+
+
+def draw_mesh(ax, vertices: np.ndarray, faces: np.ndarray, color: str = "0.7", alpha: float = 0.35,
+              max_faces: int = 6000, up_axis: int = 2) -> None:
+    """Draw a triangle mesh as a light surface (a random subset of faces beyond ``max_faces``, for speed)."""
+    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+
+    if len(faces) > max_faces:
+        faces = faces[np.random.default_rng(0).choice(len(faces), max_faces, replace=False)]
+    tris = _upright(vertices, up_axis)[faces]
+    ax.add_collection3d(Poly3DCollection(tris, facecolor=color, edgecolor="none", alpha=alpha))
+
+
+def skeleton_grid(joint_sets: list[np.ndarray], titles: list[str], cols: int = 5, up_axis: int = 2, size: float = 2.6):
+    """A grid of 3D skeletons, one per panel; returns the figure."""
+    rows = int(np.ceil(len(joint_sets) / cols))
+    fig = plt.figure(figsize=(size * cols, size * rows))
+    for i, (joints, title) in enumerate(zip(joint_sets, titles)):
+        ax = fig.add_subplot(rows, cols, i + 1, projection="3d")
+        draw_skeleton_3d(ax, joints, up_axis=up_axis)
+        set_equal_3d(ax, joints, up_axis=up_axis)
+        ax.set_title(title, fontsize=9)
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
