@@ -53,15 +53,12 @@ def set_equal_3d(ax, points: np.ndarray, up_axis: int = 2, margin: float = 0.1) 
     ax.set_box_aspect((1, 1, 1))
 
 
-def draw_mesh(ax, vertices: np.ndarray, faces: np.ndarray, color: str = "0.7", alpha: float = 0.35,
-              max_faces: int = 6000, up_axis: int = 2) -> None:
-    """Draw a triangle mesh as a light surface (a random subset of faces beyond ``max_faces``, for speed)."""
-    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
-
-    if len(faces) > max_faces:
-        faces = faces[np.random.default_rng(0).choice(len(faces), max_faces, replace=False)]
-    tris = _upright(vertices, up_axis)[faces]
-    ax.add_collection3d(Poly3DCollection(tris, facecolor=color, edgecolor="none", alpha=alpha))
+def draw_mesh(ax, vertices: np.ndarray, faces: np.ndarray, color: str = "lightsteelblue", alpha: float = 0.45,
+              up_axis: int = 2) -> None:
+    """Draw a triangle mesh as a shaded surface."""
+    xyz = _upright(vertices, up_axis)
+    ax.plot_trisurf(xyz[:, 0], xyz[:, 1], xyz[:, 2], triangles=faces, color=color, alpha=alpha, linewidth=0,
+                    shade=True)
 
 
 def skeleton_grid(joint_sets: list[np.ndarray], titles: list[str], cols: int = 5, up_axis: int = 2, size: float = 2.6):

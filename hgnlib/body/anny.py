@@ -86,7 +86,7 @@ _H36M32_SOURCES: tuple[dict[str, float], ...] = (
 
 @contextlib.contextmanager
 def quiet_native_output() -> Iterator[None]:
-    """Silence stdout/stderr at the file-descriptor level (``warp`` prints CUDA notices from native code)."""
+    """Silence stdout/stderr, Python-level and at the file-descriptor level (native code prints there)."""
     sys.stdout.flush()
     sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
@@ -94,7 +94,7 @@ def quiet_native_output() -> Iterator[None]:
         os.dup2(devnull.fileno(), 1)
         os.dup2(devnull.fileno(), 2)
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), contextlib.redirect_stdout(devnull), contextlib.redirect_stderr(devnull):
                 warnings.simplefilter("ignore")
                 yield
         finally:
@@ -108,6 +108,10 @@ def quiet_native_output() -> Iterator[None]:
 
 def _load_anny():
     with quiet_native_output():
+        import warp
+
+        warp.config.log_level = warp.LOG_WARNING  # no greeting, CUDA notices or kernel-load messages
+        warp.init()
         import anny
 
         return anny.Anny()

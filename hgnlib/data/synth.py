@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .. import skeleton
 from ..body.anny import DRIVEN_BONES, PHENOTYPE_LABELS, AnnyBody
