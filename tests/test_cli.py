@@ -1,0 +1,55 @@
+"""The command line: messages instead of tracebacks, JSON where asked, the data commands end to end."""
+import json
+
+import pytest
+
+from hgnlib.cli import main
+
+
+def test_body_info_json(capsys, anny_body):
+    assert main(["body", "info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["name"] == "anny" and info["vertices"] == 13718 and info["main_component_vertices"] == 13348
+
+
+def test_smpl_missing_is_a_message(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("HGN_DATA_DIR", str(tmp_path))
+    assert main(["body", "info", "--model", "smpl"]) == 2
+    err = capsys.readouterr().err
+    assert "smpl.is.tue.mpg.de" in err and str(tmp_path / "smpl") in err and "Traceback" not in err
+
+
+def test_data_check_on_missing_folder(capsys, tmp_path):
+    assert main(["data", "check", "--dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "data_3d_h36m.npz" in err and "not found" in err and "hgn data synth" in err
+
+
+def test_data_check_on_the_smoke_dataset(capsys, smoke_dataset):
+    folder, _ = smoke_dataset
+    assert main(["data", "check", "--dir", str(folder), "--source", "detected", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["bones"]) == 16 and len(report["cameras"]) == 4
+    assert all(row["in_band"] for row in report["bones"])
+
+
+def test_bad_arguments_exit_with_usage(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["data", "synth", "--size", "-1"])
+    assert exc.value.code == 2 and "must be positive" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["data", "check", "--source"])
+    assert main(["data", "check", "--source", "nonsense", "--dir", "."]) == 2
+
+
+def test_paper_profile_needs_real_data(capsys):
+    assert main(["reproduce", "--data", "embedded", "--profile", "paper"]) == 2
+    assert "--data h36m" in capsys.readouterr().err
+
+
+def test_where_lists_every_dataset(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("HGN_DATA_DIR", str(tmp_path))
+    assert main(["data", "where"]) == 0
+    out = capsys.readouterr().out
+    for name in ("Human3.6M files", "SMPL model", "MPI-INF-3DHP", "embedded dataset"):
+        assert name in out
