@@ -30,6 +30,23 @@ def cmd_body_info(args) -> int:
     return 0
 
 
+def cmd_graphs(args) -> int:
+    from .body import load_body_model
+    from .graphs import hierarchy_cache_path, load_or_build_hierarchy
+
+    body = load_body_model(args.body)
+    hierarchy = load_or_build_hierarchy(body, padded=args.padded)
+    if args.json:
+        print(hierarchy.to_json())
+        return 0
+    kind = "padded with fake nodes (authors' binary-tree permutation)" if args.padded else "plain (real nodes only)"
+    print(f"{body.name}: mesh graph of the main component ({len(hierarchy.vertex_indices)} of {body.num_vertices} "
+          f"vertices), heavy-edge-matching levels, {kind}")
+    _print_table(hierarchy.summary())
+    print(f"cached in {hierarchy_cache_path(body, padded=args.padded)}")
+    return 0
+
+
 def _synth_dir(args) -> Path:
     return Path(args.out) if args.out else paths.embedded_dir(args.size)
 
@@ -103,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--model", choices=["anny", "smpl"], default="anny")
     info.add_argument("--json", action="store_true")
     info.set_defaults(func=cmd_body_info)
+
+    graphs = sub.add_parser("graphs", help="the multi-scale mesh graphs: levels, node and edge counts (cached)")
+    graphs.add_argument("--body", choices=["anny", "smpl"], default="anny")
+    graphs.add_argument("--padded", action="store_true", help="the authors' fake-node padding (default: plain)")
+    graphs.add_argument("--json", action="store_true", help="the same as JSON, with the two chosen levels marked")
+    graphs.set_defaults(func=cmd_graphs)
 
     data = sub.add_parser("data", help="datasets").add_subparsers(dest="action", required=True)
     synth = data.add_parser("synth", help="generate the embedded Human3.6M-format dataset")

@@ -73,3 +73,17 @@ def skeleton_grid(joint_sets: list[np.ndarray], titles: list[str], cols: int = 5
         ax.set_axis_off()
     fig.tight_layout()
     return fig
+
+
+def draw_graph_3d(ax, points: np.ndarray, adjacency, color: str = "tab:orange", node_size: float = 10,
+                  lw: float = 0.8, up_axis: int = 2) -> None:
+    """Draw a graph in 3D: ``points`` (N, 3) as nodes, every non-zero of ``adjacency`` (dense or sparse) as an edge."""
+    from mpl_toolkits.mplot3d.art3d import Line3DCollection
+    import scipy.sparse as sp
+
+    xyz = _upright(points, up_axis)
+    coo = sp.coo_matrix(adjacency)
+    keep = coo.row < coo.col
+    segments = np.stack([xyz[coo.row[keep]], xyz[coo.col[keep]]], axis=1)
+    ax.add_collection3d(Line3DCollection(segments, colors=color, linewidths=lw))
+    ax.scatter(xyz[:, 0], xyz[:, 1], xyz[:, 2], s=node_size, color=color, depthshade=False)

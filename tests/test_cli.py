@@ -53,3 +53,15 @@ def test_where_lists_every_dataset(capsys, monkeypatch, tmp_path):
     out = capsys.readouterr().out
     for name in ("Human3.6M files", "SMPL model", "MPI-INF-3DHP", "embedded dataset"):
         assert name in out
+
+
+def test_graphs_json_marks_the_chosen_levels(capsys, monkeypatch, tmp_path, anny_body):
+    monkeypatch.setenv("HGN_DATA_DIR", str(tmp_path))
+    assert main(["graphs", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    chosen = {row["chosen"]: row for row in report["levels"] if row["chosen"]}
+    assert set(chosen) == {"C-1", "C"} and chosen["C"]["level"] == chosen["C-1"]["level"] + 1
+    assert 60 < chosen["C-1"]["real_nodes"] < 130 and 30 < chosen["C"]["real_nodes"] < 70
+    assert list((tmp_path / "cache" / "graphs").glob("anny-*.npz"))  # cached for the next call
+    assert main(["graphs", "--padded"]) == 0
+    assert "padded with fake nodes" in capsys.readouterr().out
