@@ -7,6 +7,10 @@ Where each concept lives:
 - ``body``: one body-model interface, ``anny`` (open, default) and ``smpl`` (user-supplied file).
 - ``data``: readers of the standard Human3.6M files, the embedded synthetic dataset generator, and the
   tensor dataset that training consumes.
+- ``graphs``: the skeletal graph, the mesh graph, heavy-edge-matching coarsening (with the authors' fake-node
+  padding as an option), the chosen levels G_M^{C-1} and G_M^C and the dense-to-coarse mesh mappings.
+- ``losses`` (Eq. 4) and ``metrics`` (MPJPE, PA-MPJPE, MPVPE, 3DPCK, AUC; per action, joint and body part).
+- ``plotting`` and ``reports``: figures; batch execution of the notebooks and the rendered reports.
 - ``paths`` and ``profiles``: where data lives, and the one definition of the run profiles.
 - ``fileio`` and ``errors``: atomic writes, and the errors users see.
 - ``cli``: the ``hgn`` command, thin over the modules above.
