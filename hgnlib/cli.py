@@ -17,9 +17,9 @@ def _print_table(rows: list[dict], floats: str = "{:.1f}") -> None:
     keys = list(rows[0])
     cells = [[floats.format(r[k]) if isinstance(r[k], float) else str(r[k]) for k in keys] for r in rows]
     widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
-    print("  ".join(k.ljust(w) for k, w in zip(keys, widths)))
+    print("  ".join(k.ljust(w) for k, w in zip(keys, widths)).rstrip())
     for c in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(c, widths)))
+        print("  ".join(v.ljust(w) for v, w in zip(c, widths)).rstrip())
 
 
 def cmd_body_info(args) -> int:
@@ -44,6 +44,24 @@ def cmd_graphs(args) -> int:
           f"vertices), heavy-edge-matching levels, {kind}")
     _print_table(hierarchy.summary())
     print(f"cached in {hierarchy_cache_path(body, padded=args.padded)}")
+    return 0
+
+
+def cmd_params(args) -> int:
+    from .body import load_body_model
+    from .graphs import load_or_build_hierarchy
+    from .models.registry import hierarchy_graphs, param_rows
+
+    hierarchy = load_or_build_hierarchy(load_body_model(args.body), padded=args.padded)
+    rows = param_rows(hierarchy_graphs(hierarchy))
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    nodes = [lv.num_nodes for lv in hierarchy.coarse_levels]
+    print(f"parameters of the models of Tables 2-4 on the {hierarchy.body_name} mesh graphs "
+          f"(G_M^(C-1): {nodes[0]} nodes, G_M^C: {nodes[1]} nodes{', padded' if args.padded else ''}) vs the paper")
+    _print_table([{**r, "params": f"{r['params'] / 1e6:.3f}M", "paper_params": f"{r['paper_params'] / 1e6:.2f}M",
+                   "ratio": f"{r['ratio']:.3f}", "note": r["note"] or ""} for r in rows])
     return 0
 
 
@@ -126,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     graphs.add_argument("--padded", action="store_true", help="the authors' fake-node padding (default: plain)")
     graphs.add_argument("--json", action="store_true", help="the same as JSON, with the two chosen levels marked")
     graphs.set_defaults(func=cmd_graphs)
+
+    params = sub.add_parser("params", help="parameter counts of every model of Tables 2-4 next to the paper's")
+    params.add_argument("--body", choices=["anny", "smpl"], default="anny")
+    params.add_argument("--padded", action="store_true", help="count on the padded mesh graphs")
+    params.add_argument("--json", action="store_true", help="a JSON list with table, name, params, paper_params")
+    params.set_defaults(func=cmd_params)
 
     data = sub.add_parser("data", help="datasets").add_subparsers(dest="action", required=True)
     synth = data.add_parser("synth", help="generate the embedded Human3.6M-format dataset")

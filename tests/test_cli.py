@@ -65,3 +65,13 @@ def test_graphs_json_marks_the_chosen_levels(capsys, monkeypatch, tmp_path, anny
     assert list((tmp_path / "cache" / "graphs").glob("anny-*.npz"))  # cached for the next call
     assert main(["graphs", "--padded"]) == 0
     assert "padded with fake nodes" in capsys.readouterr().out
+
+
+def test_params_json_matches_the_paper(capsys, monkeypatch, tmp_path, anny_body):
+    monkeypatch.setenv("HGN_DATA_DIR", str(tmp_path))
+    assert main(["params", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["table"] for r in rows} == {"2", "3", "4a", "4b"} and len(rows) == 19
+    for row in rows:
+        assert {"table", "name", "params", "paper_params"} <= set(row)
+        assert abs(row["params"] / row["paper_params"] - 1) <= 0.03 or row["note"], row

@@ -1,0 +1,137 @@
+"""The Graph Stacked Hourglass network (GraphSH, Xu & Takano, CVPR 2021), the peer of Table 4.
+
+Our reading of that paper, on the 17-joint Human3.6M skeleton:
+
+- input: one graph conv 2 -> C (batch norm, ReLU) on the skeleton;
+- four stacked graph hourglasses. One hourglass works on three skeleton scales: the 17 joints, 8 body parts
+  and 4 limbs (:data:`PART_GROUPS`, :data:`LIMB_GROUPS`). Pooling takes the maximum over each group's
+  members, unpooling copies a group's features back to its members, and the coarse graphs join two groups
+  when a bone joins their members. Down the hourglass: graph conv C -> 1.5C on the joints, pool, 1.5C -> 2C
+  on the parts, pool, 2C -> 2C on the limbs; up: unpool + skip, 2C -> 1.5C on the parts, unpool + skip,
+  1.5C -> C on the joints, plus the hourglass's input (residual). Every graph conv is followed by batch norm
+  and ReLU;
+- multi-level features: every hourglass's output is reduced to C/4 channels by a 1x1 (per-node linear) layer,
+  the four are concatenated (C channels), re-weighted channel-wise by a squeeze-and-excitation block (mean
+  over the joints, C -> C/8 -> C, sigmoid), and a 1x1 layer gives the 3D joints.
+
+The paper's 16-joint grouping pairs joints; with 17 joints the nose joins the thorax and head (a group of
+three). With these widths the counts are those the HGN paper reports for GraphSH at 64 channels (Table 4):
+0.44M with SemGConv, 0.22M with vanilla GConv. Weights: Xavier uniform, as for the graph convolutions.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..skeleton import NUM_JOINTS
+from .graph import Graph, as_graph
+from .layers import GraphConvBNReLU
+
+#: The 8 body parts as groups of the 17 joints: lower legs, hips, lower torso, thorax + nose + head,
+#: forearms, shoulders.
+PART_GROUPS: tuple[tuple[int, ...], ...] = ((2, 3), (5, 6), (1, 4), (0, 7), (8, 9, 10), (15, 16), (12, 13), (11, 14))
+#: The 4 limbs as groups of the 8 parts: legs, pelvis, upper torso, arms.
+LIMB_GROUPS: tuple[tuple[int, ...], ...] = ((0, 1), (2, 3), (4, 7), (5, 6))
+
+
+def pooled_graph(graph: Graph, groups: tuple[tuple[int, ...], ...]) -> Graph:
+    """The graph of the groups: two groups are joined when an edge joins their members."""
+    assignment = np.zeros((graph.num_nodes, len(groups)), dtype=np.float32)
+    for g, members in enumerate(groups):
+        assignment[list(members), g] = 1.0
+    if not np.array_equal(assignment.sum(axis=1), np.ones(graph.num_nodes)):
+        raise ValueError(f"groups {groups} must cover each of the {graph.num_nodes} nodes exactly once")
+    return as_graph(assignment.T @ graph.adjacency.numpy() @ assignment)
+
+
+class GroupPool(nn.Module):
+    """Max over the members of each group: (B, N, C) -> (B, G, C); :meth:`unpool` copies back (B, G, C) -> (B, N, C)."""
+
+    def __init__(self, groups: tuple[tuple[int, ...], ...]):
+        super().__init__()
+        width = max(len(m) for m in groups)
+        members = [list(m) + [m[0]] * (width - len(m)) for m in groups]
+        parent = [0] * sum(len(m) for m in groups)
+        for g, m in enumerate(groups):
+            for node in m:
+                parent[node] = g
+        self.register_buffer("members", torch.tensor(members), persistent=False)
+        self.register_buffer("parent", torch.tensor(parent), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, N, C) -> (B, G, C), the maximum over each group."""
+        return x[:, self.members].amax(dim=2)
+
+    def unpool(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, G, C) -> (B, N, C), each node given its group's features."""
+        return x[:, self.parent]
+
+
+class GraphHourglass(nn.Module):
+    """One graph hourglass over joints -> parts -> limbs and back, with skips and a residual."""
+
+    def __init__(self, gconv: str, channels: int, joints: Graph, parts: Graph, limbs: Graph):
+        super().__init__()
+        wide, widest = int(channels * 1.5), 2 * channels
+        self.to_parts = GroupPool(PART_GROUPS)
+        self.to_limbs = GroupPool(LIMB_GROUPS)
+        self.down_joints = GraphConvBNReLU(gconv, channels, wide, joints)
+        self.down_parts = GraphConvBNReLU(gconv, wide, widest, parts)
+        self.limbs = GraphConvBNReLU(gconv, widest, widest, limbs)
+        self.up_parts = GraphConvBNReLU(gconv, widest, wide, parts)
+        self.up_joints = GraphConvBNReLU(gconv, wide, channels, joints)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 17, C) -> (B, 17, C)."""
+        joints = self.down_joints(x)
+        parts = self.down_parts(self.to_parts(joints))
+        limbs = self.limbs(self.to_limbs(parts))
+        parts = self.up_parts(self.to_limbs.unpool(limbs) + parts)
+        return x + self.up_joints(self.to_parts.unpool(parts) + joints)
+
+
+class SqueezeExcitation(nn.Module):
+    """Channel re-weighting: mean over the nodes, C -> C/8 -> C, sigmoid, scale."""
+
+    def __init__(self, channels: int, reduction: int = 8):
+        super().__init__()
+        self.squeeze = nn.Linear(channels, max(1, channels // reduction))
+        self.excite = nn.Linear(max(1, channels // reduction), channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, N, C) -> (B, N, C)."""
+        weights = torch.sigmoid(self.excite(torch.relu(self.squeeze(x.mean(dim=1)))))
+        return x * weights.unsqueeze(1)
+
+
+class GraphSH(nn.Module):
+    """GraphSH (see the module doc). Input (B, 17, 2); output {'joints': (B, 17, 3)}."""
+
+    def __init__(self, skeleton: Graph, channels: int = 64, gconv: str = "semgconv", hourglasses: int = 4,
+                 in_features: int = 2, out_features: int = 3):
+        super().__init__()
+        if skeleton.num_nodes != NUM_JOINTS:
+            raise ValueError(f"GraphSH's groups are defined on the {NUM_JOINTS}-joint skeleton, "
+                             f"got a {skeleton.num_nodes}-node graph")
+        parts = pooled_graph(skeleton, PART_GROUPS)
+        limbs = pooled_graph(parts, LIMB_GROUPS)
+        self.input = GraphConvBNReLU(gconv, in_features, channels, skeleton)
+        self.hourglasses = nn.ModuleList(GraphHourglass(gconv, channels, skeleton, parts, limbs)
+                                         for _ in range(hourglasses))
+        self.reduce = nn.ModuleList(nn.Linear(channels, channels // hourglasses) for _ in range(hourglasses))
+        self.attention = SqueezeExcitation(channels // hourglasses * hourglasses)
+        self.output = nn.Linear(channels // hourglasses * hourglasses, out_features)
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """(B, 17, 2) -> {'joints': (B, 17, 3)}."""
+        out = self.input(x)
+        levels = []
+        for hourglass, reduce in zip(self.hourglasses, self.reduce):
+            out = hourglass(out)
+            levels.append(reduce(out))
+        return {"joints": self.output(self.attention(torch.cat(levels, dim=-1)))}
