@@ -103,6 +103,32 @@ def cmd_data_check(args) -> int:
     return 0
 
 
+def cmd_data_pseudo_gt(args) -> int:
+    from .body import load_body_model
+    from .data.pseudo_gt import fit_report, load_pseudo_gt, make_pseudo_gt
+    from .graphs import load_or_build_hierarchy
+    from .skeleton import TRAIN_SUBJECTS
+
+    body = load_body_model(args.body)
+    hierarchy = load_or_build_hierarchy(body, padded=args.padded)
+    level_c1, level_c = hierarchy.coarse_levels
+    mappings = {"mesh_c1": level_c1.mapping, "mesh_c": level_c.mapping}
+    folder = Path(args.dir) if args.dir else paths.embedded_dir()
+    subjects = args.subjects or list(TRAIN_SUBJECTS)
+    cache = make_pseudo_gt(folder, mappings, body=body, subjects=subjects, stride=args.stride, source=args.source)
+    pgt = load_pseudo_gt(cache)
+    frames = sum(len(f) for seqs in pgt.frames.values() for f in seqs.values())
+    print(f"coarse-mesh pseudo-ground truth ({args.source}) of {frames} frames of {', '.join(subjects)}: "
+          f"G_M^(C-1) {level_c1.num_nodes} nodes, G_M^C {level_c.num_nodes} nodes; cached in {cache}")
+    if args.report:
+        report = fit_report(folder, mappings, body=body, subjects=subjects, stride=args.stride)
+        rows = [{"what": k, **report[k]} for k in ("joints", "vertices")]
+        rows += [{"what": f"coarse {k}", **v} for k, v in report["coarse"].items()]
+        print(f"fitting error against the true meshes of the embedded data, mm ({report['frames']} frames)")
+        _print_table(rows)
+    return 0
+
+
 def cmd_data_where(args) -> int:
     rows = [("Human3.6M files", paths.h36m_dir(), "data_3d_h36m.npz, data_2d_h36m_*.npz, Human36M_subject*_*.json"),
             ("SMPL model", paths.smpl_dir(), "SMPL_NEUTRAL.pkl (optional: J_regressor_h36m.npy)"),
@@ -163,6 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--source", default="gt", help="2D source: gt, cpn, sh, sh_pt, synthdet or detected")
     check.add_argument("--json", action="store_true")
     check.set_defaults(func=cmd_data_check)
+    pgt = data.add_parser("pseudo-gt", help="coarse-mesh pseudo-ground truth: the body fitted to the 3D joints")
+    pgt.add_argument("--dir", help="dataset folder (default: data/embedded); the authors' JSON folder for "
+                                   "--source authors_smpl")
+    pgt.add_argument("--body", choices=["anny", "smpl"], default="anny")
+    pgt.add_argument("--source", choices=["fit", "authors_smpl"], default="fit")
+    pgt.add_argument("--padded", action="store_true", help="map to the padded mesh graphs")
+    pgt.add_argument("--stride", type=int, default=1, help="keep every n-th frame")
+    pgt.add_argument("--subjects", nargs="+", help="default: the training subjects")
+    pgt.add_argument("--report", action="store_true", help="embedded data only: errors against the true meshes")
+    pgt.set_defaults(func=cmd_data_pseudo_gt)
     where = data.add_parser("where", help="where each dataset belongs and what is present")
     where.set_defaults(func=cmd_data_where)
 

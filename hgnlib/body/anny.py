@@ -201,6 +201,118 @@ class AnnyBody(BodyModel):
             vertices, joints = vertices + shift, joints + shift
         return vertices, joints
 
+    def forward_joints(self, pose: torch.Tensor, betas: torch.Tensor,
+                       translation: torch.Tensor | None = None) -> torch.Tensor:
+        """The 17 Human3.6M joints (B, 17, 3) alone: ``forward(...).joints`` without building the mesh, much faster.
+
+        Every joint is a point fixed in the frame of one driven bone or of the world: a driven bone's joint is its
+        rotation centre, fixed in its driven parent's frame; the nose and head top are fixed in the neck's. So the
+        joints need (1) the reference pose (identity deltas) of the 38 bones that carry or move a joint, per shape,
+        through anny's own kinematics: it gives each driven bone's fixed transform from its driven parent and each
+        joint's point in its frame; (2) a chain of 16 rigid transforms per sample. Frames here are the bones' posed
+        frames in local-ref axes, ``G = W [U^T | 0]`` (W: bone pose, U: reference orientation), in which a driven
+        bone's delta acts directly: ``G_c = G_parent E_c [D_c | d_c]``. ``betas`` (1, 6), shared by the batch, is
+        the fast case.
+        """
+        from anny.utils.kinematics import forward_kinematic, get_kinematic_chain
+
+        path = self.__dict__.get("_joint_path")
+        if path is None:  # static bookkeeping, built on the first call
+            rows = list(H36M17_FROM_32)
+            bone_w, vert_w = self._bone_w[rows].cpu(), self._vert_w.to_dense()[rows].cpu()
+            verts = torch.nonzero(vert_w.abs().sum(0)).flatten()
+            skin_w = self.model.vertex_bone_weights[verts].cpu()
+            skin_i = torch.where(skin_w > 0, self.model.vertex_bone_indices[verts].cpu(), 0)
+            parents = [int(q) for q in self.model.bone_parents]
+            driven = [int(i) for i in self.driven_index]
+
+            def carrier(bone: int) -> int:
+                """Slot of the nearest driven bone at or above ``bone``; -1 for the world."""
+                while bone >= 0 and bone not in driven:
+                    bone = parents[bone]
+                return driven.index(bone) if bone >= 0 else -1
+
+            frames: dict[int, set[int]] = {j: set() for j in range(len(rows))}
+            for j, b in torch.nonzero(bone_w).tolist():
+                frames[j].add(carrier(parents[b]) if b in driven else carrier(b))
+            for j, v in torch.nonzero(vert_w[:, verts]).tolist():
+                frames[j].update(carrier(int(b)) for b in skin_i[v][skin_w[v] > 0])
+            if any(len(f) != 1 for f in frames.values()):
+                raise RuntimeError(f"a joint is not rigid in one bone's frame: {frames}")
+            if any(carrier(parents[b]) >= c for c, b in enumerate(driven)):
+                raise RuntimeError("DRIVEN_BONES must list every bone after its driven parent")
+            keep: set[int] = set()
+            for bone in set(torch.nonzero(bone_w)[:, 1].tolist()) | set(skin_i[skin_w > 0].tolist()) | set(driven):
+                while bone >= 0 and bone not in keep:
+                    keep.add(bone)
+                    bone = parents[bone]
+            keep_list = sorted(keep)  # the root (index 0) stays first
+            position = {bone: i for i, bone in enumerate(keep_list)}
+            levels, indices = get_kinematic_chain([-1] + [position[parents[b]] for b in keep_list[1:]])
+
+            def to_keep(index: torch.Tensor) -> torch.Tensor:
+                """Bone indices -> positions among the kept bones."""
+                return torch.tensor([position[int(b)] for b in index.flatten()]).reshape(index.shape)
+
+            device = self.device
+            path = self.__dict__["_joint_path"] = {
+                "keep": torch.tensor(keep_list, device=device), "chain": (levels, indices.to(device)),
+                "bone_w": bone_w[:, keep_list].to(device), "vert_w": vert_w[:, verts].to(device),
+                "verts": verts.to(device), "skin_w": (skin_w * (skin_w > 0)).to(device),
+                "skin_i": to_keep(skin_i).to(device), "driven": to_keep(self.driven_index).to(device),
+                "pivot": to_keep(self.pivot_index).to(device),
+                "parent": [carrier(parents[b]) for b in driven],
+                "frame": torch.tensor([frames[j].pop() for j in range(len(rows))], device=device) % (len(driven) + 1),
+            }
+        pose = pose.to(device=self.device, dtype=self.dtype)
+        betas = betas.to(device=self.device, dtype=self.dtype)
+        keep, shapes = path["keep"], betas.shape[0]
+        zeros = lambda n: torch.zeros(shapes, n, dtype=self.dtype, device=self.device)  # noqa: E731
+        coeffs = self.model._get_phenotype_blendshape_coefficients(
+            betas, zeros(len(self.model.local_change_labels)), zeros(len(self.model.facial_action_labels)))
+        rest = self.model.get_rest_model(coeffs)
+        # (1) The reference pose of the kept bones and the joints in it.
+        identity = torch.eye(4, dtype=self.dtype, device=self.device).repeat(shapes, len(keep), 1, 1)
+        transforms, poses = forward_kinematic(path["chain"], rest["rest_bone_poses"][:, keep], identity,
+                                              self.model.pose_parameterization,
+                                              self.model.reference_bone_orientations[keep])
+        heads = poses[..., :3, 3].clone()
+        heads[:, path["pivot"]] += (poses[:, path["pivot"], :3, :3] @ self._pivot_local)[..., 0]
+        bone_t = transforms[:, path["skin_i"]]  # (S, n, k, 4, 4): the head-top vertices' skinning transforms
+        rest_verts = rest["rest_vertices"][:, path["verts"], None, :, None]
+        skinned = (bone_t[..., :3, :3] @ rest_verts)[..., 0] + bone_t[..., :3, 3]
+        ref_joints = path["bone_w"] @ heads + path["vert_w"] @ (path["skin_w"][None, ..., None] * skinned).sum(2)
+        ref_w = poses[:, path["driven"]]
+        g_rot = ref_w[..., :3, :3] @ self.model.reference_bone_orientations[keep][path["driven"]].transpose(-1, -2)
+        g_t = ref_w[..., :3, 3]
+        # E_c = G_parent^-1 G_c at the reference pose (the root's parent being the world), and each joint's point.
+        world = torch.eye(3, dtype=self.dtype, device=self.device).expand(shapes, 1, 3, 3)
+        g_rot_w = torch.cat([g_rot, world], 1)
+        g_t_w = torch.cat([g_t, torch.zeros_like(g_t[:, :1])], 1)
+        par = torch.tensor(path["parent"], device=self.device) % (len(self.driven_index) + 1)
+        e_rot = g_rot_w[:, par].transpose(-1, -2) @ g_rot
+        e_t = (g_rot_w[:, par].transpose(-1, -2) @ (g_t - g_t_w[:, par])[..., None])[..., 0]
+        f = path["frame"]
+        points = (g_rot_w[:, f].transpose(-1, -2) @ (ref_joints - g_t_w[:, f])[..., None])[..., 0]
+        # (2) The posed chain: G_c = G_parent E_c [D_c | o_c - D_c o_c] (o: the pivot offset, 0 for most bones).
+        rot = rotvec_to_matrix(pose)
+        shift = torch.zeros_like(pose)
+        o = self.pivot_offset
+        shift[:, self._pivot_slot] = o - (rot[:, self._pivot_slot] @ o[..., None])[..., 0]
+        batch = pose.shape[0]
+        out_rot = [torch.eye(3, dtype=self.dtype, device=self.device).expand(batch, 3, 3)] * (len(self.driven_index) + 1)
+        out_t = [torch.zeros(batch, 3, dtype=self.dtype, device=self.device)] * (len(self.driven_index) + 1)
+        for c, p in enumerate(path["parent"]):  # parents come before children in DRIVEN_BONES
+            a_rot = out_rot[p] @ e_rot[:, c]
+            a_t = (out_rot[p] @ e_t[:, c, :, None])[..., 0] + out_t[p]
+            out_rot[c] = a_rot @ rot[:, c]
+            out_t[c] = (a_rot @ shift[:, c, :, None])[..., 0] + a_t
+        joint_rot, joint_t = torch.stack(out_rot, 1)[:, f], torch.stack(out_t, 1)[:, f]
+        joints = (joint_rot @ points[..., None])[..., 0] + joint_t
+        if translation is not None:
+            joints = joints + translation.to(device=self.device, dtype=self.dtype)[:, None, :]
+        return joints
+
     def pose_from_angles(self, angles: np.ndarray) -> np.ndarray:
         """Anatomical angles (T, len(DOFS)) in degrees -> pose parameters (T, K, 3) rotation vectors."""
         return self._anatomy.rotvecs(np.asarray(angles, dtype=np.float64))
