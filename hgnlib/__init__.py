@@ -9,6 +9,8 @@ Where each concept lives:
   tensor dataset that training consumes.
 - ``graphs``: the skeletal graph, the mesh graph, heavy-edge-matching coarsening (with the authors' fake-node
   padding as an option), the chosen levels G_M^{C-1} and G_M^C and the dense-to-coarse mesh mappings.
+- ``fitting``: the body model fitted to 3D joints (the paper's pseudo-ground-truth procedure); the coarse-mesh
+  pseudo-ground truth cache is ``data.pseudo_gt``.
 - ``models``: the layers (SemGConv, GConv, non-local, fusion) with plain reference transcriptions, HGN and its
   ablation variants, SemGCN, GraphSH and the Martinez baseline, and the named configurations of Tables 2-4.
 - ``losses`` (Eq. 4) and ``metrics`` (MPJPE, PA-MPJPE, MPVPE, 3DPCK, AUC; per action, joint and body part).

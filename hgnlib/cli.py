@@ -98,7 +98,7 @@ def cmd_data_check(args) -> int:
     print(f"{folder}: 3D and 2D ({path2d.name}) files are valid and consistent\n")
     print("bone lengths (mm): range of the subjects' means vs Human3.6M S1")
     _print_table(bones)
-    print("\ncameras: pelvis depth (m), 2D extents (px), share of joints inside the image")
+    print("\ncameras: pelvis depth (m), 2D extents (px), % of joints inside the image")
     _print_table(cams, "{:.2f}")
     return 0
 

@@ -37,7 +37,7 @@ def test_limits_determinism_and_shape(action):
     assert np.array_equal(m.angles, motion(action).angles)
     assert not np.array_equal(m.angles, motion(action, seed=1).angles)
     assert np.abs(np.diff(m.angles[:, 3:], axis=0)).max() < 20  # no jumps: under 1000 deg/s at 50 Hz
-    assert np.linalg.norm(m.ground_xy - VOLUME_CENTRE, axis=1).max() <= 1.5 + 1e-9
+    assert np.linalg.norm(m.ground_xy - VOLUME_CENTRE, axis=1).max() <= 1.3 + 1e-9
 
 
 def test_walking_moves_and_standing_stays():

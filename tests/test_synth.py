@@ -71,7 +71,7 @@ def test_rigid_bones_and_human36m_ranges(files):
         assert row["in_band"], row
     for row in camera_report(pos3d, gt, load_h36m_cameras()):
         assert 3.0 <= row["depth_min_m"] and row["depth_max_m"] <= 7.5, row
-        assert row["inside_share"] == 1.0, row
+        assert row["inside_pct"] == 100.0, row
         assert 200 < row["person_height_px_median"] < 600, row
 
 

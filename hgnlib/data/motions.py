@@ -458,7 +458,7 @@ ACTION_BUILDERS: dict[str, Callable[[int, np.random.Generator, Style], _Plan]] =
 }
 
 
-def make_motion(action: str, T: int, rng: np.random.Generator, style: Style, area_radius: float = 1.5) -> Motion:
+def make_motion(action: str, T: int, rng: np.random.Generator, style: Style, area_radius: float = 1.3) -> Motion:
     """A motion of ``action`` lasting ``T`` frames: joint angles within limits and the pelvis path on the floor,
     within ``area_radius`` metres of the volume's centre."""
     plan = ACTION_BUILDERS[action](T, rng, style)
@@ -487,7 +487,7 @@ def _path(T: int, rng: np.random.Generator, speed: np.ndarray, radius: float) ->
     if speed.max() == 0:
         r, a = rng.uniform(0, radius * 0.5), rng.uniform(0, 2 * np.pi)
         return np.repeat([[r * np.cos(a), r * np.sin(a)]], T, axis=0), np.full(T, rng.uniform(-180, 180))
-    axes = np.array([rng.uniform(1.0, 1.4), rng.uniform(0.7, 1.0)])
+    axes = np.array([rng.uniform(0.9, 1.25), rng.uniform(0.6, 0.9)])
     tilt = rng.uniform(0, np.pi)
     rot = np.array([[np.cos(tilt), -np.sin(tilt)], [np.sin(tilt), np.cos(tilt)]])
     direction = rng.choice([-1.0, 1.0])
@@ -496,7 +496,7 @@ def _path(T: int, rng: np.random.Generator, speed: np.ndarray, radius: float) ->
     for t in range(1, T):  # advance along the ellipse by arc length
         local = np.hypot(axes[0] * np.sin(theta[t - 1]), axes[1] * np.cos(theta[t - 1]))
         theta[t] = theta[t - 1] + direction * speed[t] / FPS / local
-    xy = np.stack([axes[0] * np.cos(theta), axes[1] * np.sin(theta)], 1) @ rot.T + rng.normal(0, 0.1, 2)
+    xy = np.stack([axes[0] * np.cos(theta), axes[1] * np.sin(theta)], 1) @ rot.T + rng.normal(0, 0.05, 2)
     tangent = direction * np.stack([-axes[0] * np.sin(theta), axes[1] * np.cos(theta)], 1) @ rot.T
     heading = np.degrees(np.unwrap(np.arctan2(tangent[:, 0], -tangent[:, 1])))
     norm = np.linalg.norm(xy, axis=1, keepdims=True)

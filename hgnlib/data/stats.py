@@ -48,7 +48,7 @@ def bone_report(positions_3d: dict) -> list[dict]:
 
 
 def camera_report(positions_3d: dict, positions_2d: dict, cameras: dict[str, list[Camera]]) -> list[dict]:
-    """Per camera: pelvis depth range (m), 2D extents (px), share of joints inside the image, person height (px)."""
+    """Per camera: pelvis depth range (m), 2D extents (px), % of joints inside the image, person height (px)."""
     rows = []
     for c in range(4):
         depth, uv, heights = [], [], []
@@ -65,7 +65,7 @@ def camera_report(positions_3d: dict, positions_2d: dict, cameras: dict[str, lis
         inside = (uv[:, 0] >= 0) & (uv[:, 0] < cam.width) & (uv[:, 1] >= 0) & (uv[:, 1] < cam.height)
         rows.append({"camera": cam.id, "depth_min_m": float(depth.min()), "depth_max_m": float(depth.max()),
                      "u_min": float(uv[:, 0].min()), "u_max": float(uv[:, 0].max()), "v_min": float(uv[:, 1].min()),
-                     "v_max": float(uv[:, 1].max()), "inside_share": float(inside.mean()),
+                     "v_max": float(uv[:, 1].max()), "inside_pct": float(100 * inside.mean()),
                      "person_height_px_median": float(np.median(heights))})
     return rows
 

@@ -32,10 +32,11 @@ from ..cameras import Camera, load_h36m_cameras
 from ..errors import DataError, MissingFileError
 from ..fileio import save_json, save_npz
 from .h36m import save_2d, save_3d
-from .motions import FPS, Style, make_motion
+from .motions import FPS, VOLUME_CENTRE, Style, make_motion
 
 BASE_FRAMES = 400  # frames per sequence at size 1.0 (8 s at 50 Hz)
 SUBACTIONS = (1, 2)
+IN_VIEW_TRIES = 8
 BODY_FILE = "data_body_anny.npz"
 MANIFEST = "manifest.json"
 
@@ -110,13 +111,24 @@ def synthesize_sequence(body: AnnyBody, cameras: list[Camera], subject: str, act
     motion = make_motion(action, config.frames, _rng(config.seed, subject, name), style)
     pose = body.pose_from_angles(motion.angles).astype(np.float32)
     joints, lowest = _pose_batch(body, pose, betas, _foot_vertices(body, betas))
-    translation = np.concatenate([motion.ground_xy, -lowest[:, None]], axis=1).astype(np.float32)
-    world = (joints + translation[:, None, :]).astype(np.float32)
-    world17 = skeleton.to_17(world)
-    gt2d = [project(cam, world17) for cam in cameras]
+    ground = motion.ground_xy
+    for _ in range(IN_VIEW_TRIES):  # draw the path toward the volume's centre until every camera sees everything
+        translation = np.concatenate([ground, -lowest[:, None]], axis=1).astype(np.float32)
+        world = (joints + translation[:, None, :]).astype(np.float32)
+        world17 = skeleton.to_17(world)
+        gt2d = [project(cam, world17) for cam in cameras]
+        if all(_in_view(uv, cam) for uv, cam in zip(gt2d, cameras)):
+            break
+        ground = VOLUME_CENTRE + 0.85 * (ground - VOLUME_CENTRE)
     det2d = [detector_like(v, cam, world17, _rng(config.seed, subject, name, i))
              for i, (v, cam) in enumerate(zip(gt2d, cameras))]
     return Sequence(world, gt2d, det2d, pose, translation)
+
+
+def _in_view(uv: np.ndarray, cam: Camera, margin: float = 10.0) -> bool:
+    """Whether every joint lies inside the image, at least ``margin`` pixels from its border."""
+    return bool((uv >= margin).all() and (uv[..., 0] <= cam.width - margin).all()
+                and (uv[..., 1] <= cam.height - margin).all())
 
 
 def generate(out_dir: str | Path, config: SynthConfig = SynthConfig(), body: AnnyBody | None = None,
