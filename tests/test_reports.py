@@ -1,0 +1,34 @@
+"""Batch execution: parameters injected, HTML and index rendered, a failing notebook named with its cell."""
+import nbformat
+import pytest
+
+from hgnlib import reports
+
+
+def _notebook(path, body):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('data = "embedded"\nprofile = "smoke"', metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_reproduce_renders_reports(tmp_path, monkeypatch):
+    nb = _notebook(tmp_path / "00_demo.ipynb", 'print(f"profile={profile} data={data}")')
+    monkeypatch.setattr(reports, "notebook_paths", lambda pattern="*.ipynb": [nb])
+    out = reports.reproduce("embedded", "quick", tmp_path / "out", log=lambda *a: None)
+    executed = nbformat.read(out / "00_demo.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert "profile=quick data=embedded" in printed
+    assert (out / "00_demo.html").read_text().count("profile=quick") >= 1
+    index = (out / "index.html").read_text()
+    assert "00_demo.html" in index and "embedded synthetic" in index and "quick" in index
+
+
+def test_failing_notebook_is_named_and_leaves_nothing(tmp_path, monkeypatch):
+    nb = _notebook(tmp_path / "05_broken.ipynb", 'raise ValueError("bad table")')
+    monkeypatch.setattr(reports, "notebook_paths", lambda pattern="*.ipynb": [nb])
+    with pytest.raises(reports.NotebookFailed, match=r"05_broken.ipynb: cell \d+ raised ValueError: bad table"):
+        reports.reproduce("embedded", "smoke", tmp_path / "out", log=lambda *a: None)
+    assert not list((tmp_path / "out").glob("*.ipynb")) and not list((tmp_path / "out").glob(".*"))
