@@ -5,6 +5,9 @@
     python3 tasks.py test        # the test suite: pytest, plus nbval over the stored notebooks
 
 Both create the virtual environment ``.venv`` on first use (or reuse it) and install the project into it.
+For maintainers, ``python3 tasks.py notebooks`` re-executes the notebooks in place with their default (smoke)
+parameters from an empty data folder, exactly as the test command's nbval run will, to refresh the stored outputs
+it compares against.
 PyTorch: a CPU build is pinned by default (``torch==2.13.0``); set ``HGN_TORCH`` to the requirement you want
 (e.g. ``HGN_TORCH="torch==2.5.1"`` with ``PIP_INDEX_URL`` pointing at a CUDA wheel index) to choose your own.
 Extra arguments after the task are passed on (to ``hgn reproduce`` or to ``pytest``).
@@ -49,13 +52,24 @@ def ensure_env() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("reproduce", "test", "setup"):
+    if not argv or argv[0] not in ("reproduce", "test", "setup", "notebooks"):
         print(__doc__)
         return 2
     task, rest = argv[0], argv[1:]
     ensure_env()
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     if task == "setup":
+        return 0
+    if task == "notebooks":
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="hgn-notebooks-") as fresh:
+            env["HGN_DATA_DIR"] = fresh
+            for nb in sorted((ROOT / "notebooks").glob(rest[0] if rest else "*.ipynb")):
+                cmd = [str(_bin("papermill")), str(nb), str(nb), "--cwd", str(nb.parent), "--no-progress-bar"]
+                print("+", " ".join(cmd), flush=True)
+                if subprocess.run(cmd, cwd=ROOT, env=env).returncode:
+                    return 1
         return 0
     if task == "reproduce":
         cmd = [str(_bin("hgn")), "reproduce", "--data", "embedded", "--profile", "quick", *rest]

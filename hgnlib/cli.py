@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -151,7 +152,126 @@ def cmd_reproduce(args) -> int:
         from .data.synth import SynthConfig, ensure_embedded
 
         ensure_embedded(paths.embedded_dir(profile.synth_size), SynthConfig(size=profile.synth_size))
-    reproduce(args.data, args.profile, args.out, args.notebooks)
+    reproduce(args.data, args.profile, args.out, args.notebooks, jobs=args.jobs)
+    return 0
+
+
+def _summary_row(result) -> dict:
+    m = result.metrics
+    row = {"run": result.config.label, "mpjpe": m["mpjpe"], "pa_mpjpe": m["pa_mpjpe"]}
+    row.update({f"mpvpe_{k}": v for k, v in m.get("mpvpe", {}).items()})
+    row.update({"train_s": result.seconds, "key": result.key})
+    return row
+
+
+def cmd_train(args) -> int:
+    from .experiments import ExperimentConfig, run_experiment, seed_spread
+
+    try:
+        base = ExperimentConfig(args.model, data=args.data, source_2d=args.source, padded=args.padded,
+                                lambda_m=args.lambda_m, profile=args.profile, flip_train=args.flip_train,
+                                flip_test=args.flip_test, amp=args.amp, compile=args.compile,
+                                overrides=tuple(args.overrides))
+    except ValueError as exc:
+        raise HGNError(str(exc)) from None
+    results = [run_experiment(base.with_seed(seed), data_folder=args.data_dir, progress=not args.json,
+                              device=args.device, resume=args.resume, restart=args.restart)
+               for seed in args.seeds]
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
+    if args.json:
+        print(json.dumps([{"key": r.key, "config": r.config.to_dict(), "metrics": r.metrics, "seconds": r.seconds,
+                           "path": str(r.path)} for r in results], indent=1))
+        return 0
+    source = "embedded synthetic data" if args.data == "embedded" else "real Human3.6M"
+    print(f"test metrics in mm, mean over actions ({source}, profile {args.profile})")
+    _print_table([_summary_row(r) for r in results])
+    if len(results) > 1:
+        for metric in ("mpjpe", "pa_mpjpe"):
+            s = seed_spread(results, metric)
+            print(f"{metric} over {s['n']} seeds: {s['mean']:.1f} +- {s['std']:.1f} (min {s['min']:.1f}, "
+                  f"max {s['max']:.1f})")
+    for r in results:
+        print(f"{r.config.label}: {r.model_path}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .experiments.artifacts import read_bundle
+    from .experiments.evaluate import evaluate_model_file
+
+    path = Path(args.model)
+    if not path.suffix and not path.exists():  # a run key of the cache
+        path = paths.cache_dir() / "runs" / args.model / "model.pt"
+    read_bundle(path)  # a bad model file is reported before any data is read or generated
+    if args.data_dir:
+        folder = Path(args.data_dir)
+    elif args.data == "embedded":
+        from .data.synth import SynthConfig, ensure_embedded
+
+        size = get_profile(args.profile).synth_size
+        folder = paths.embedded_dir(size)
+        ensure_embedded(folder, SynthConfig(size=size), progress=False)
+    else:
+        folder = paths.h36m_dir()
+    stride = args.test_stride or get_profile(args.profile).test_stride
+    result, info = evaluate_model_file(path, folder, args.source, stride, args.flip, device=args.device or "cpu")
+    if args.json:
+        print(json.dumps({"model": str(path), "data": str(folder), "flip_test": args.flip, **result}, indent=1))
+        return 0
+    print(f"{info['model']['name']} from {path} on {folder} (2D: {args.source}, every {stride}th test frame, "
+          f"test-time flip {'on' if args.flip else 'off'})")
+    rows = [{"action": a, "mpjpe": result["per_action"]["mpjpe"][a], "pa_mpjpe": result["per_action"]["pa_mpjpe"][a]}
+            for a in result["per_action"]["mpjpe"]]
+    rows.append({"action": "mean over actions", "mpjpe": result["mpjpe"], "pa_mpjpe": result["pa_mpjpe"]})
+    _print_table(rows)
+    return 0
+
+
+def cmd_lift(args) -> int:
+    from .lift import lift_file, render, write_result
+
+    source = Path(args.input)
+    result = lift_file(source, args.model, layout=args.layout, width=args.width, height=args.height,
+                       profile=args.profile, data=args.data, data_dir=args.data_dir, flip=args.flip,
+                       min_score=args.min_score, max_missing=args.max_missing)
+    out = Path(args.out) if args.out else source.with_name(f"{source.stem}_3d.json")
+    write_result(result, out)
+    print(f"lifted {result.summary()}\n3D joints (metres, camera axes, pelvis-relative) -> {out}")
+    if args.render:
+        default = source.with_name(f"{source.stem}_3d" + ("" if args.render == "png" else f".{args.render}"))
+        target = render(result, Path(args.render_out) if args.render_out else default, args.render, fps=args.fps,
+                        progress=not args.quiet)
+        print(f"rendering ({args.render}) -> {target}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .export import export_onnx
+    from .lift import resolve_model
+
+    path = resolve_model(args.model, args.profile, args.data, args.data_dir)
+    report = export_onnx(path, args.out, check=args.check, opset=args.opset)
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    print(f"{report['model']} from {path} -> {report['file']} (ONNX opset {report['opset']}, outputs "
+          f"{', '.join(report['outputs'])}, dynamic batch; {report['seconds']:.1f} s)")
+    if "max_abs_diff" in report:
+        print(f"ONNX Runtime vs PyTorch: max abs difference {report['max_abs_diff']:.2e} m")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import run_bench, summary_lines, table_rows
+
+    result = run_bench(models=args.models, batch_sizes=args.batch_sizes, device=args.device, out=args.out,
+                       iters=args.iters, warmup=args.warmup, repeats=args.repeats, ref_iters=args.ref_iters,
+                       threads=args.threads, compile=args.compile, amp=args.amp, epoch_steps=args.epoch_steps,
+                       padded=args.padded, progress=not args.quiet)
+    print("\n".join(summary_lines(result)))
+    _print_table(table_rows(result))
+    print(f"written to {result['path']}")
     return 0
 
 
@@ -202,13 +322,142 @@ def build_parser() -> argparse.ArgumentParser:
     where = data.add_parser("where", help="where each dataset belongs and what is present")
     where.set_defaults(func=cmd_data_where)
 
+    from .models.registry import CONFIGS
+
+    tr = sub.add_parser("train", help="train and evaluate one configuration (cached; resumable; torchrun for DDP)")
+    tr.add_argument("--model", required=True, choices=sorted(CONFIGS), metavar="NAME",
+                    help=f"a model configuration: {', '.join(sorted(CONFIGS))}")
+    tr.add_argument("--data", choices=["embedded", "h36m"], default="embedded")
+    tr.add_argument("--data-dir", help="dataset folder (default: the profile's embedded folder, or data/h36m)")
+    tr.add_argument("--source", choices=["gt", "detected"], default="gt", help="2D input: ground truth or detected")
+    tr.add_argument("--padded", action="store_true", help="the mesh graphs with the authors' fake nodes")
+    tr.add_argument("--lambda-m", type=_non_negative_float, default=0.01, help="lambda_M of Eq. (4) (default 0.01)")
+    tr.add_argument("--profile", choices=sorted(PROFILES), default="quick")
+    tr.add_argument("--seeds", type=int, nargs="+", default=[0], help="train once per seed (default: 0)")
+    tr.add_argument("--flip-train", action="store_true", help="horizontal-flip augmentation")
+    tr.add_argument("--flip-test", action="store_true", help="test-time flip averaging")
+    tr.add_argument("--amp", action="store_true", help="mixed precision (bfloat16 autocast)")
+    tr.add_argument("--compile", action="store_true", help="torch.compile the model")
+    tr.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", type=_override,
+                    help="change a setting of the profile's recipe, e.g. --set epochs=10 --set lr=2e-3 (repeatable)")
+    tr.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
+    tr.add_argument("--resume", action="store_true", help="continue an interrupted run of this configuration")
+    tr.add_argument("--restart", action="store_true", help="discard an earlier run of this configuration")
+    tr.add_argument("--json", action="store_true", help="print the results as JSON (no progress bar)")
+    tr.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("eval", help="evaluate a trained model file on a dataset's test subjects")
+    ev.add_argument("model", help="a model.pt, or the key of a cached run")
+    ev.add_argument("--data", choices=["embedded", "h36m"], default="embedded")
+    ev.add_argument("--data-dir", help="dataset folder (default: the profile's embedded folder, or data/h36m)")
+    ev.add_argument("--source", choices=["gt", "detected"], default="gt")
+    ev.add_argument("--profile", choices=sorted(PROFILES), default="quick", help="sets the embedded size and stride")
+    ev.add_argument("--test-stride", type=int, help="keep every n-th test frame (default: the profile's)")
+    ev.add_argument("--flip", action="store_true", help="test-time flip averaging")
+    ev.add_argument("--device", help="cpu or cuda")
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(func=cmd_eval)
+
+    li = sub.add_parser("lift", help="lift your own 2D keypoints (COCO results JSON, .npz or .csv) to 3D")
+    li.add_argument("input", help="2D keypoints: a COCO results .json, or an .npz (key 'keypoints') or .csv of "
+                                  "(frames, 17, 2|3) pixels (layouts and columns: hgnlib/lift.py)")
+    li.add_argument("--model", required=True, help="a model.pt, a run key, or a configuration name of the cache "
+                                                   "(e.g. hgn-128: the run of --profile and --data)")
+    li.add_argument("--layout", choices=["auto", "coco17", "h36m17"], default="auto",
+                    help="joint layout of the input (default: from the file, else from the points' geometry)")
+    li.add_argument("--width", type=_positive_float, help="image width in pixels (needed unless the file has it)")
+    li.add_argument("--height", type=_positive_float, help="image height in pixels (needed unless the file has it)")
+    li.add_argument("--profile", choices=sorted(PROFILES), default="quick", help="profile of a configuration name")
+    li.add_argument("--data", choices=["embedded", "h36m"], default="embedded", help="data of a configuration name")
+    li.add_argument("--data-dir", help="dataset folder the configuration was trained on (default: the profile's)")
+    li.add_argument("--flip", action="store_true", help="test-time flip averaging")
+    li.add_argument("--min-score", type=_non_negative_float, default=0.3,
+                    help="keypoints scored below this are missing and filled (default 0.3)")
+    li.add_argument("--max-missing", type=int, default=6,
+                    help="refuse frames missing more joints than this, of 17 (default 6)")
+    li.add_argument("--out", help="FILE.json or FILE.npz (default: <input>_3d.json beside the input)")
+    li.add_argument("--render", choices=["png", "gif", "mp4"], help="draw the 2D input beside the 3D skeleton")
+    li.add_argument("--render-out", help="a folder for png, a file for gif/mp4 (default: beside the input)")
+    li.add_argument("--fps", type=_positive_float, default=10.0, help="frames per second of a gif or mp4")
+    li.add_argument("--quiet", action="store_true", help="no progress bar")
+    li.set_defaults(func=cmd_lift)
+
+    ex = sub.add_parser("export", help="write the ONNX file of a trained model (dynamic batch, metadata inside)")
+    ex.add_argument("model", help="a model.pt, a run key, or a configuration name of the cache")
+    ex.add_argument("--out", required=True, help="FILE.onnx")
+    ex.add_argument("--check", action="store_true", help="compare ONNX Runtime with PyTorch (max abs difference)")
+    ex.add_argument("--profile", choices=sorted(PROFILES), default="quick", help="profile of a configuration name")
+    ex.add_argument("--data", choices=["embedded", "h36m"], default="embedded", help="data of a configuration name")
+    ex.add_argument("--data-dir", help="dataset folder the configuration was trained on (default: the profile's)")
+    ex.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
+    ex.add_argument("--json", action="store_true", help="print the report as JSON")
+    ex.set_defaults(func=cmd_export)
+
+    from .bench import DEFAULT_BATCH_SIZES, DEFAULT_MODELS
+
+    be = sub.add_parser("bench", help="training/inference speed of the models, fast layers vs their references (JSON)")
+    be.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), metavar="NAME",
+                    help=f"model configurations (default: {' '.join(DEFAULT_MODELS)})")
+    be.add_argument("--batch-sizes", nargs="+", type=_bench_batch_size, default=list(DEFAULT_BATCH_SIZES),
+                    metavar="B", help="batch sizes, each at least 2 (default: 64 256)")
+    be.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
+    be.add_argument("--out", help="JSON file (default: reports/bench/bench-<cpu|cuda>.json)")
+    be.add_argument("--iters", type=_bench_count, default=10, help="timed steps per repeat (default 10)")
+    be.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
+    be.add_argument("--repeats", type=_bench_count, default=3, help="repeats; the median is kept (default 3)")
+    be.add_argument("--ref-iters", type=_bench_count, default=2,
+                    help="timed steps per repeat of the slow reference transcriptions (default 2)")
+    be.add_argument("--threads", type=_bench_count, help="torch threads (default: torch's)")
+    be.add_argument("--compile", action="store_true", help="CUDA epoch timing: also with torch.compile")
+    be.add_argument("--amp", action="store_true", help="CUDA epoch timing: also with bfloat16 autocast")
+    be.add_argument("--epoch-steps", type=_bench_count,
+                    help="CUDA epoch timing: time this many steps and scale to the epoch (default: the whole epoch)")
+    be.add_argument("--padded", action="store_true", help="the mesh graphs with the authors' fake nodes")
+    be.add_argument("--quiet", action="store_true", help="no progress bar")
+    be.set_defaults(func=cmd_bench)
+
     rep = sub.add_parser("reproduce", help="execute the notebooks and render reports")
     rep.add_argument("--data", choices=["embedded", "h36m"], default="embedded")
     rep.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     rep.add_argument("--out", help="output folder (default: reports/<data>-<profile>)")
     rep.add_argument("--notebooks", default="*.ipynb", help="glob of the notebooks to run (default: all)")
+    rep.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                     help="train the notebooks' runs first in N parallel worker processes (default: one per core; "
+                          "0: let the notebooks train them one by one)")
     rep.set_defaults(func=cmd_reproduce)
     return parser
+
+
+def _override(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` with VALUE read as JSON when it parses (numbers, null, true), else as a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _bench_count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _bench_batch_size(text: str) -> int:
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"a batch size must be at least 2 (batch norm needs two samples), got {text}")
+    return value
 
 
 def _positive_float(text: str) -> float:

@@ -72,6 +72,7 @@ class FitConfig:
     shape_steps: int = 20
     screen_frames: int = 64  # frames on which each starting shape is tried (the best one is refined)
     screen_steps: int = 15
+    shape_starts: int = 5  # starting shapes screened: the default, then ANNY_SHAPE_STARTS (1: the default alone)
     damping: float = 1e-3  # initial Levenberg-Marquardt damping
     priors: Priors = field(default_factory=Priors)
 
@@ -578,9 +579,10 @@ def fit_shape(body: BodyModel, joints: np.ndarray, config: FitConfig = FitConfig
               device: str | torch.device | None = None, progress: bool = False) -> torch.Tensor:
     """One shape (1, num_betas) for a subject, fitted to ``config.shape_frames`` of its frames (N, 17, 3).
 
-    Each starting shape (the default, plus :data:`ANNY_SHAPE_STARTS` for anny) is fitted to ``screen_frames`` of
-    them; the start that reaches the lowest objective is fitted to all ``shape_frames``. Frames are spread evenly
-    over the given ones, so the result is deterministic.
+    Each starting shape (the default, plus :data:`ANNY_SHAPE_STARTS` for anny; ``config.shape_starts`` of them in
+    all) is fitted to ``screen_frames`` of them; the start that reaches the lowest objective is fitted to all
+    ``shape_frames`` (a single start skips the screening). Frames are spread evenly over the given ones, so the
+    result is deterministic.
     """
     joints = np.asarray(joints)
 
@@ -593,6 +595,9 @@ def fit_shape(body: BodyModel, joints: np.ndarray, config: FitConfig = FitConfig
         return fit_to_joints(body, joints[frames], shape_start=start, steps=steps, damping=config.damping,
                              priors=config.priors, device=device, progress=progress)
 
+    starts = starts[:max(1, config.shape_starts)]
+    if len(starts) == 1:
+        return fit(spread(config.shape_frames), starts[0], config.shape_steps).betas
     screened = [fit(spread(config.screen_frames), start, config.screen_steps) for start in starts]
     best = min(screened, key=lambda r: float(r.objective.sum()))
     return fit(spread(config.shape_frames), best.betas, config.shape_steps).betas

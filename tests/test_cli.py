@@ -75,3 +75,43 @@ def test_params_json_matches_the_paper(capsys, monkeypatch, tmp_path, anny_body)
     for row in rows:
         assert {"table", "name", "params", "paper_params"} <= set(row)
         assert abs(row["params"] / row["paper_params"] - 1) <= 0.03 or row["note"], row
+
+
+def test_train_then_eval_on_the_smoke_data(capsys, monkeypatch, tmp_path, smoke_dataset):
+    monkeypatch.setenv("HGN_DATA_DIR", str(tmp_path))
+    folder = str(smoke_dataset[0])
+    args = ["train", "--model", "semgcn-128", "--profile", "smoke", "--data-dir", folder, "--set", "train_limit=128",
+            "--set", "epochs=1", "--seeds", "0", "1", "--json"]
+    assert main(args) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert [r["config"]["seed"] for r in runs] == [0, 1] and all(r["metrics"]["mpjpe"] > 0 for r in runs)
+    assert main(["eval", runs[0]["key"], "--data-dir", folder, "--test-stride", "4", "--flip", "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["flip_test"] and set(evaluated["per_action"]["mpjpe"]) and evaluated["mpjpe"] > 0
+
+
+def test_train_errors_are_messages(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("HGN_DATA_DIR", str(tmp_path))
+    assert main(["train", "--model", "hgn-64", "--profile", "smoke", "--set", "epoch=3"]) == 2
+    assert "unknown recipe setting" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--model", "hgn-9000"])
+    assert main(["eval", str(tmp_path / "missing.pt")]) == 2
+    assert "no model file" in capsys.readouterr().err
+
+
+def test_torchrun_trains_with_two_processes(tmp_path, smoke_dataset):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HGN_DATA_DIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517", "-m",
+           "hgnlib.cli", "train", "--model", "semgcn-128", "--profile", "smoke", "--data-dir", str(smoke_dataset[0]),
+           "--set", "train_limit=256", "--set", "epochs=1", "--json"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = json.loads(done.stdout[done.stdout.index("["):])
+    assert runs[0]["metrics"]["mpjpe"] > 0
+    info = json.loads((tmp_path / "cache" / "runs" / runs[0]["key"] / "metrics.json").read_text())["info"]
+    assert info["processes"] == 2

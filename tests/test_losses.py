@@ -33,3 +33,14 @@ def test_gradients_reach_every_output():
     targets = {"pose": torch.zeros(2, 17, 3), "mesh_c": torch.zeros(2, 48, 3)}
     hgn_loss(outputs, targets)[0].backward()
     assert outputs["pose"].grad.abs().sum() > 0 and outputs["mesh_c"].grad.abs().sum() > 0
+
+
+def test_mesh_terms_average_over_the_kept_samples_only():
+    outputs = {"pose": torch.zeros(4, 17, 3), "mesh_c": torch.zeros(4, 48, 3)}
+    targets = {"pose": torch.zeros(4, 17, 3), "mesh_c": torch.zeros(4, 48, 3)}
+    targets["mesh_c"][0] = 1.0  # only sample 0 is off: 48 * 3 per sample
+    keep = torch.tensor([True, True, False, False])
+    _, terms = hgn_loss(outputs, targets, weights=LossWeights(1.0, 0.01), mesh_samples=keep)
+    assert terms["mesh_c"] == pytest.approx(48 * 3 / 2)
+    _, none_kept = hgn_loss(outputs, targets, weights=LossWeights(1.0, 0.01), mesh_samples=torch.zeros(4, dtype=bool))
+    assert none_kept["mesh_c"] == 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from hgnlib.models import layers
 from hgnlib.models.graph import Graph, skeleton_graph, synthetic_graph
 from hgnlib.models.layers import Fusion, GConv, NodeBatchNorm, NonLocal, SemGConv, node_mix
 from hgnlib.models.reference import as_reference
@@ -200,3 +201,75 @@ def test_fake_nodes_are_out_of_batch_norm_non_local_and_fusion():
     fused = fusion([skeleton_x, x])
     assert fused[1][:, fake].abs().max() == 0
     torch.testing.assert_close(fusion([skeleton_x, moved])[0], fused[0], **TOL)
+
+
+# --- the fast paths: dense node mixing (GPU, torch.compile), memory layouts ----------------------------------
+
+
+@pytest.mark.parametrize("graph", GRAPHS)
+@pytest.mark.parametrize("conv", [SemGConv, GConv])
+@pytest.mark.parametrize("channels", [(3, 8), (8, 3)], ids=["widen", "narrow"])
+def test_dense_node_mixing_matches_reference(graph, conv, channels, monkeypatch):
+    """The dense (N, N) products used on GPU and under torch.compile equal the references as the sparse ones do."""
+    monkeypatch.setattr(layers, "SPARSE_MIX", False)
+    g = GRAPHS[graph]()
+    assert not layers.use_sparse_mix(features(g, 1))
+    assert_same(perturb(conv(*channels, g)), features(g, channels[0]))
+
+
+@pytest.mark.parametrize("graph", ["skeleton", "padded48"])
+def test_sparse_and_dense_node_mixing_agree(graph, monkeypatch):
+    g = GRAPHS[graph]()
+    conv = perturb(SemGConv(8, 8, g)).double()
+    x = features(g, 8).double().requires_grad_()
+    sparse = conv(x)
+    sparse.square().sum().backward()
+    grads = [x.grad.clone()] + [p.grad.clone() for p in conv.parameters()]
+    monkeypatch.setattr(layers, "SPARSE_MIX", False)
+    x.grad = None
+    conv.zero_grad()
+    dense = conv(x)
+    dense.square().sum().backward()
+    torch.testing.assert_close(sparse, dense, **EXACT)
+    for got, want in zip(grads, [x.grad] + [p.grad for p in conv.parameters()]):
+        torch.testing.assert_close(got, want, **EXACT)
+
+
+def test_layers_take_either_layout_and_return_node_major_views():
+    g = GRAPHS["padded48"]()
+    x = features(g, 8)
+    node_major = x.transpose(0, 1).contiguous().transpose(0, 1)
+    for layer in (perturb(SemGConv(8, 16, g)), perturb(GConv(8, 16, g)), perturb(NodeBatchNorm(8, g.mask)),
+                  perturb(NonLocal(8, g.mask))):
+        a, b = layer(x), layer(node_major)
+        torch.testing.assert_close(a, b, **TOL)
+        assert a.shape[:2] == x.shape[:2]
+        if not isinstance(layer, NodeBatchNorm):
+            assert a.transpose(0, 1).is_contiguous(), type(layer).__name__
+    # narrow outputs (the coordinate heads) come back as ordinary contiguous (B, N, C) tensors
+    assert SemGConv(8, 3, g)(x).is_contiguous() and GConv(8, 3, g)(x).is_contiguous()
+    assert NodeBatchNorm(8, g.mask)(x).is_contiguous()
+
+
+def test_state_dict_keys_hold_no_pattern_buffers():
+    g = GRAPHS["padded48"]()
+    assert set(SemGConv(4, 8, g).state_dict()) == {"weight", "edge_logits", "bias"}
+    assert set(GConv(4, 8, g).state_dict()) == {"weight", "bias"}
+
+
+def test_models_train_under_autocast():
+    """bfloat16 autocast (``--amp``): the dense path is taken, and no in-place accumulation mixes dtypes."""
+    from hgnlib.models import ModelConfig, build_model
+
+    graphs = {"mesh_c1": synthetic_graph(96, 3.0, num_fake=13, seed=11), "mesh_c": synthetic_graph(48, 3.0, seed=12)}
+    x = features(17, 2, batch=4)
+    assert layers.use_sparse_mix(x)
+    for kind, gconv in (("hgn", "semgconv"), ("hgn", "vanilla"), ("graphsh", "semgconv")):
+        model = build_model(ModelConfig("amp", kind, gconv, 16), graphs)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert not layers.use_sparse_mix(x)
+            out = model(x)
+            loss = sum(v.float().square().mean() for v in out.values())
+        loss.backward()
+        assert all(torch.isfinite(v.float()).all() for v in out.values())
+        assert all(p.grad is not None for p in model.parameters())

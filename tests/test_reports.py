@@ -5,17 +5,21 @@ import pytest
 from hgnlib import reports
 
 
-def _notebook(path, body):
+def _notebook(path, body, report=None):
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell('data = "embedded"\nprofile = "smoke"', metadata={"tags": ["parameters"]}),
+    nb.cells = [nbformat.v4.new_markdown_cell("# Demo notebook\ntext"),
+                nbformat.v4.new_code_cell('data = "embedded"\nprofile = "smoke"', metadata={"tags": ["parameters"]}),
                 nbformat.v4.new_code_cell(body)]
+    if report:
+        nb.cells.append(nbformat.v4.new_code_cell(report, metadata={"tags": ["report"]}))
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
     return path
 
 
 def test_reproduce_renders_reports(tmp_path, monkeypatch):
-    nb = _notebook(tmp_path / "00_demo.ipynb", 'print(f"profile={profile} data={data}")')
+    nb = _notebook(tmp_path / "00_demo.ipynb", 'print(f"profile={profile} data={data}")',
+                   report='import pandas as pd\nprint("summary line")\npd.DataFrame({"MPJPE ours": [12.5]})')
     monkeypatch.setattr(reports, "notebook_paths", lambda pattern="*.ipynb": [nb])
     out = reports.reproduce("embedded", "quick", tmp_path / "out", log=lambda *a: None)
     executed = nbformat.read(out / "00_demo.ipynb", as_version=4)
@@ -24,6 +28,8 @@ def test_reproduce_renders_reports(tmp_path, monkeypatch):
     assert (out / "00_demo.html").read_text().count("profile=quick") >= 1
     index = (out / "index.html").read_text()
     assert "00_demo.html" in index and "embedded synthetic" in index and "quick" in index
+    assert "Demo notebook" in index and "summary line" in index and "MPJPE ours" in index and "12.5" in index
+    assert "profile=quick" not in index  # only the cells tagged report are gathered
 
 
 def test_failing_notebook_is_named_and_leaves_nothing(tmp_path, monkeypatch):

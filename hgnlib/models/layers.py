@@ -1,21 +1,38 @@
 """The layers of HGN and its peers, written for speed: graph convolutions, node batch norm, non-local, fusion.
 
-Node features are ``(B, N, C)`` tensors (batch, nodes, channels) throughout. Every layer has a plain
-transcription in :mod:`hgnlib.models.reference`; the tests hold the two equal (outputs and gradients).
+Node features are ``(B, N, C)`` tensors (batch, nodes, channels) at every layer's interface. Every layer has a
+plain transcription in :mod:`hgnlib.models.reference`; the tests hold the two equal (outputs and gradients).
+
+Memory layout: the layers work node-major. A layer reads its input as a contiguous ``(N, B, C)`` block (free when
+the input is a node-major view, as every layer here returns; one copy otherwise, e.g. for the model's
+``(B, 17, 2)`` input) and returns a ``(B, N, C)`` view of an ``(N, B, C)`` tensor; outputs with fewer than
+:data:`NODE_MAJOR_MIN_CHANNELS` channels (the coordinate heads) come back contiguous. So node mixing is one
+``(N, N) x (N, B*C)`` product and a channel transform one ``(N*B, C) x (C, C')`` product, with no permute copies;
+batch norm, ReLU and residual sums keep the layout. Code that needs batch-major memory calls ``.contiguous()``.
 
 What is computed once per forward pass rather than per sample, and the exact shortcuts taken:
 
 - SemGConv: the softmax-normalised adjacency is built once (an N x N matrix). When the layer widens
-  (``C_in <= C_out``) it aggregates first and transforms once: ``[d * X, A_off X] @ [W0; W1]`` (one matrix
-  product with the two weight matrices stacked) instead of two transforms and two aggregations.
+  (``C_in <= C_out``) it aggregates first, ``b + (A_off X) W1 + (d * X) W0``; when it narrows it transforms
+  first, ``b + d * (X W0) + A_off (X W1)``. The products are accumulated in place (``addmm`` / ``addmm_``), never
+  concatenated.
+- Node mixing (``A X``) on CPU goes through the graph's sparse (CSR) matrix, a handful of entries per row (about 5
+  on the anny mesh graphs) instead of N: ``torch.sparse.mm`` forward; for the gradients ``A^T`` sparse again and
+  the entries' gradients by ``sampled_addmm`` (``dY X^T`` at the entries only); see :class:`SparseMix`. On GPU,
+  under ``torch.compile`` / ``torch.export`` / tracing, under autocast, in other dtypes than float32 and float64,
+  on graphs of fewer than :data:`SPARSE_MIN_NODES` nodes, or with :data:`SPARSE_MIX` False it is a dense
+  ``(N, N)`` product (the two agree to rounding; the tests check both against the references).
+- Under autocast the in-place accumulations fall back to out-of-place sums when the dtypes differ
+  (:func:`add_product`, :func:`add_into`), so the sums promote as the plain formulas' would.
 - Vanilla GConv: the normalised adjacency is built once per pass (an N x N matrix, negligible next to the
   products, and exact in whatever dtype the layer runs); the cheaper of ``(A X) W`` and ``A (X W)`` is taken.
 - Non-local (concatenation form): ``w^T [theta_i, phi_j] = (w_theta^T W_theta) x_i + (w_phi^T W_phi) x_j + c``,
-  so theta and phi are never computed: two projection vectors are folded once per pass and the scores are a
-  ``(B, N, 2)`` product. The pairwise map is ``(B, N, N)`` (never ``B x C x N x N``), applied to g with one
-  batched product; the ``1 / N`` is folded into the output projection's weight.
-- Fusion: the maps into one target are concatenated along the source nodes, so each target costs one
-  product; fake-node masks are applied to the (tiny) map weights, not to the activations.
+  so theta and phi are never computed: two projection vectors are folded once per pass and the scores are an
+  ``(N*B, C) x (C, 2)`` product. The pairwise map is ``(B, N, N)`` (never ``B x C x N x N``), applied to g with
+  one batched product (g goes to batch-major and the result back: two copies at C/2 channels); the ``1 / N`` is
+  folded into the output projection's weight.
+- Fusion: ``Y_k = X_k + b + sum_i W_ik X_i`` as one ``addmm`` per source accumulated in place (no concatenation
+  of the sources); fake-node masks are applied to the (tiny) map weights, not to the activations.
 
 Fake nodes of padded graphs (mask False) are kept at exactly zero and out of every statistic:
 
@@ -30,10 +47,10 @@ So a padded branch computes on its real nodes exactly what the plain branch comp
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .graph import Graph
@@ -45,6 +62,136 @@ GCONV_GAIN = 1.414
 def node_mix(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Apply an (M, N) matrix along the node axis of (B, N, C) features: (B, M, C)."""
     return torch.einsum("mn,bnc->bmc", matrix, x)
+
+
+#: Outputs with fewer channels than this (the coordinate heads) come back as contiguous (B, N, C) tensors.
+NODE_MAJOR_MIN_CHANNELS = 8
+
+
+def nodes_first(x: torch.Tensor) -> torch.Tensor:
+    """(B, N, C) features as a contiguous (N, B, C) tensor: free for a node-major view, one copy otherwise."""
+    xt = x.transpose(0, 1)
+    return xt if xt.is_contiguous() else xt.contiguous()
+
+
+def from_nodes(x: torch.Tensor) -> torch.Tensor:
+    """A contiguous (N, B, C) tensor seen as (B, N, C) features (a view; contiguous below NODE_MAJOR_MIN_CHANNELS)."""
+    x = x.transpose(0, 1)
+    return x if x.shape[-1] >= NODE_MAJOR_MIN_CHANNELS else x.contiguous()
+
+
+#: Node mixing by the graph's sparse (CSR) matrix on CPU; False: dense N x N products everywhere (as on GPU).
+SPARSE_MIX = True
+#: Graphs with fewer nodes (GraphSH's 8 parts and 4 limbs) mix densely: a CSR product costs more there.
+SPARSE_MIN_NODES = 16
+
+
+def use_sparse_mix(x: torch.Tensor) -> bool:
+    """Whether node mixing of ``x`` goes through the sparse path: :data:`SPARSE_MIX`, CPU, float32 or float64,
+    eager mode (not under ``torch.compile``, ``torch.export`` or tracing) and no autocast."""
+    return (SPARSE_MIX and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+            and not _is_tracing() and not _autocast_enabled(x))
+
+
+def _is_tracing() -> bool:
+    is_compiling = getattr(torch.compiler, "is_compiling", None)
+    return bool(is_compiling and is_compiling()) or torch.jit.is_tracing()
+
+
+def _autocast_enabled(x: torch.Tensor) -> bool:
+    try:
+        return torch.is_autocast_enabled(x.device.type)
+    except TypeError:  # torch < 2.4
+        return torch.is_autocast_cpu_enabled() if x.device.type == "cpu" else torch.is_autocast_enabled()
+
+
+def add_product(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``out + a @ b``: in place (``addmm_``) when the dtypes agree; otherwise (under autocast) out of place, so
+    that autocast picks the product's precision and the sum promotes, as ``out + a @ b`` would."""
+    if out.dtype == a.dtype == b.dtype:
+        return out.addmm_(a, b)
+    return out + torch.mm(a, b)
+
+
+def add_into(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``out + y``, in place when ``out`` already has the result's dtype (always, without autocast)."""
+    return out.add_(y) if torch.promote_types(out.dtype, y.dtype) == out.dtype else out + y
+
+
+_CSR_SEEN = False
+
+
+def _csr(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    global _CSR_SEEN
+    n = crow.numel() - 1
+    if _CSR_SEEN:
+        return torch.sparse_csr_tensor(crow, col, values, (n, n), check_invariants=False)
+    with warnings.catch_warnings():  # torch warns once per process that CSR support is in beta
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+        matrix = torch.sparse_csr_tensor(crow, col, values, (n, n), check_invariants=False)
+    _CSR_SEEN = True
+    return matrix
+
+
+class SparseMix(torch.autograd.Function):
+    """``A @ x`` for an (N, N) matrix given by the values of its entries in CSR order, and its gradients.
+
+    Arguments: the values (E,), dense ``x`` (N, K), then the pattern: ``crow``, ``col`` of A and ``crow_t``,
+    ``col_t``, ``order_t`` of A^T (``values[order_t]`` are A^T's values in its CSR order). Backward:
+    ``dx = A^T @ grad`` (sparse) and ``d values = (grad @ x^T)`` at the entries only (``sampled_addmm``).
+    """
+
+    @staticmethod
+    def forward(ctx, values, x, crow, col, crow_t, col_t, order_t):
+        ctx.save_for_backward(values, x, crow, col, crow_t, col_t, order_t)
+        return torch.sparse.mm(_csr(crow, col, values), x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        values, x, crow, col, crow_t, col_t, order_t = ctx.saved_tensors
+        grad_values = grad_x = None
+        if ctx.needs_input_grad[0]:
+            pattern = _csr(crow, col, torch.zeros_like(values))
+            grad_values = torch.sparse.sampled_addmm(pattern, grad, x.t(), beta=0.0).values()
+        if ctx.needs_input_grad[1]:
+            grad_x = torch.sparse.mm(_csr(crow_t, col_t, values[order_t]), grad)
+        return grad_values, grad_x, None, None, None, None, None
+
+
+class GraphMixer:
+    """Node mixing by a matrix with the sparsity of a fixed pattern: ``matrix @ x`` for (N, K) ``x``.
+
+    :meth:`register` stores the CSR pattern as (non-persistent) buffers of a module; :meth:`mix` takes the
+    dense (N, N) matrix (zero outside the pattern) and multiplies sparsely on CPU, densely elsewhere.
+    """
+
+    NAMES = ("mix_index", "mix_crow", "mix_col", "mix_crow_t", "mix_col_t", "mix_order_t")
+
+    @classmethod
+    def register(cls, module: nn.Module, pattern: torch.Tensor) -> None:
+        """Buffers of the CSR pattern of the non-zero entries of ``pattern`` (N, N) and of its transpose."""
+        n = pattern.shape[0]
+        rows, cols = torch.nonzero(pattern, as_tuple=True)
+        order_t = torch.argsort(cols * n + rows)
+        buffers = (rows * n + cols, cls._crow(rows, n), cols, cls._crow(cols, n), rows[order_t], order_t)
+        for name, value in zip(cls.NAMES, buffers):
+            module.register_buffer(name, value, persistent=False)
+
+    @staticmethod
+    def _crow(rows: torch.Tensor, n: int) -> torch.Tensor:
+        crow = torch.zeros(n + 1, dtype=torch.long)
+        crow[1:] = torch.bincount(rows, minlength=n).cumsum(0)
+        return crow
+
+    @classmethod
+    def mix(cls, module: nn.Module, matrix: torch.Tensor, x: torch.Tensor,
+            dense_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``(matrix * dense_mask) @ x`` (N, K) where ``dense_mask`` (None: all ones) is 1 on ``module``'s pattern
+        and 0 elsewhere: sparse through the pattern (the mask is implied) when :func:`use_sparse_mix`."""
+        if not use_sparse_mix(x) or x.shape[0] < SPARSE_MIN_NODES or module.mix_index.numel() == 0:
+            return torch.mm(matrix if dense_mask is None else matrix * dense_mask, x)
+        values = matrix.reshape(-1).index_select(0, module.mix_index)
+        return SparseMix.apply(values, x, *(getattr(module, name) for name in cls.NAMES[1:]))
 
 
 def _reset_bias(bias: torch.Tensor, fan: int) -> None:
@@ -71,6 +218,7 @@ class SemGConv(nn.Module):
         self.register_buffer("neighbours", adjacency * (1 - torch.eye(len(adjacency))), persistent=False)
         self.register_buffer("rows", rows, persistent=False)
         self.register_buffer("cols", cols, persistent=False)
+        GraphMixer.register(self, self.neighbours)
         self.weight = nn.Parameter(torch.empty(2, in_channels, out_channels))
         self.edge_logits = nn.Parameter(torch.empty(len(rows)))
         self.bias = nn.Parameter(torch.empty(out_channels))
@@ -92,14 +240,21 @@ class SemGConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, N, C_in) -> (B, N, C_out)."""
+        xn = nodes_first(x)
+        n, b, c = xn.shape
         weights = self.normalized_adjacency()
-        self_weight = weights.diagonal().unsqueeze(-1)
-        neighbour_weights = weights * self.neighbours
+        self_weight = weights.diagonal()[:, None, None]
         if self.in_channels <= self.out_channels:
-            mixed = torch.cat([x * self_weight, node_mix(neighbour_weights, x)], dim=-1)
-            return torch.matmul(mixed, self.weight.reshape(2 * self.in_channels, self.out_channels)) + self.bias
-        return (torch.matmul(x, self.weight[0]) * self_weight
-                + node_mix(neighbour_weights, torch.matmul(x, self.weight[1])) + self.bias)
+            mixed = GraphMixer.mix(self, weights, xn.view(n, b * c), self.neighbours).view(n * b, c)
+            out = torch.addmm(self.bias, mixed, self.weight[1])
+            out = add_product(out, (xn * self_weight).view(n * b, c), self.weight[0])
+        else:
+            flat = xn.view(n * b, c)
+            own = torch.mm(flat, self.weight[0]).view(n, b, self.out_channels)
+            sent = torch.mm(flat, self.weight[1]).view(n, -1)
+            out = GraphMixer.mix(self, weights, sent, self.neighbours).view(n, b, -1)
+            out = add_into(out, torch.addcmul(self.bias, own, self_weight))
+        return from_nodes(out.view(n, b, self.out_channels))
 
     def extra_repr(self) -> str:
         return f"{self.in_channels} -> {self.out_channels}, entries={len(self.rows)}"
@@ -122,6 +277,7 @@ class GConv(nn.Module):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.register_buffer("entries", graph.adjacency.clone(), persistent=False)
+        GraphMixer.register(self, self.entries)
         self.weight = nn.Parameter(torch.empty(in_channels, out_channels))
         self.bias = nn.Parameter(torch.empty(out_channels))
         self.reset_parameters()
@@ -133,10 +289,16 @@ class GConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, N, C_in) -> (B, N, C_out)."""
+        xn = nodes_first(x)
+        n, b, c = xn.shape
         propagation = symmetric_normalized(self.entries)
         if self.in_channels <= self.out_channels:
-            return torch.matmul(node_mix(propagation, x), self.weight) + self.bias
-        return node_mix(propagation, torch.matmul(x, self.weight)) + self.bias
+            mixed = GraphMixer.mix(self, propagation, xn.view(n, b * c)).view(n * b, c)
+            out = torch.addmm(self.bias, mixed, self.weight)
+        else:
+            transformed = torch.mm(xn.view(n * b, c), self.weight).view(n, -1)
+            out = add_into(GraphMixer.mix(self, propagation, transformed).view(n, b, -1), self.bias)
+        return from_nodes(out.view(n, b, self.out_channels))
 
     def extra_repr(self) -> str:
         return f"{self.in_channels} -> {self.out_channels}"
@@ -165,13 +327,19 @@ class NodeBatchNorm(nn.BatchNorm1d):
         self.register_buffer("real_index", real, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, N, C) -> (B, N, C)."""
-        b, n, c = x.shape
+        """(B, N, C) -> (B, N, C), in the memory layout of ``x`` when it is batch- or node-major."""
+        if x.is_contiguous():
+            return self.normalize(x, node_dim=1)
+        return from_nodes(self.normalize(nodes_first(x), node_dim=0))
+
+    def normalize(self, x: torch.Tensor, node_dim: int) -> torch.Tensor:
+        """Contiguous features with the nodes at ``node_dim`` (0 or 1) and the channels last, same layout out."""
+        c = x.shape[-1]
         if self.real_index is None:
-            return super().forward(x.reshape(b * n, c)).reshape(b, n, c)
-        real = x.index_select(1, self.real_index)
-        normed = super().forward(real.reshape(-1, c)).reshape(b, -1, c)
-        return x.new_zeros(b, n, c).index_copy(1, self.real_index, normed)
+            return super().forward(x.view(-1, c)).view(x.shape)
+        real = x.index_select(node_dim, self.real_index)
+        normed = super().forward(real.view(-1, c)).view(real.shape)
+        return normed.new_zeros(x.shape).index_copy(node_dim, self.real_index, normed)
 
 
 class GraphConvBNReLU(nn.Module):
@@ -240,18 +408,23 @@ class NonLocal(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, N, C) -> (B, N, C)."""
+        xn = nodes_first(x)
+        n, b, c = xn.shape
+        flat = xn.view(n * b, c)
         w_theta, w_phi = self.pair_weight
         projection = torch.stack([w_theta @ self.theta_weight, w_phi @ self.phi_weight], dim=1)
         offset = torch.stack([w_theta @ self.theta_bias, w_phi @ self.phi_bias])
-        scores = torch.matmul(x, projection) + offset
-        pairwise = torch.relu(scores[..., :1] + scores[..., 1].unsqueeze(1))
-        values = F.linear(x, self.g_weight, self.g_bias)
-        count = x.shape[1]
+        scores = torch.addmm(offset, flat, projection).view(n, b, 2).permute(2, 1, 0).contiguous()
+        pairwise = torch.relu_(scores[0].unsqueeze(2) + scores[1].unsqueeze(1))
+        values = torch.addmm(self.g_bias, flat, self.g_weight.t()).view(n, b, self.inner)
+        count = n
         if self.mask is not None:
-            values = values * self.mask
+            values = values * self.mask[:, :, None]
             count = self.real_count
-        y = torch.bmm(pairwise, values)
-        return x + self.out_bn(F.linear(y, self.out_weight / count, self.out_bias))
+        y = torch.bmm(pairwise, values.transpose(0, 1).contiguous())
+        y = y.transpose(0, 1).contiguous().view(n * b, self.inner)
+        out = torch.addmm(self.out_bias, y, (self.out_weight / count).t()).view(n, b, c)
+        return from_nodes(xn + nodes_first(self.out_bn(from_nodes(out))))
 
     def extra_repr(self) -> str:
         return f"{self.channels} (inner {self.inner})"
@@ -334,9 +507,14 @@ class Fusion(nn.Module):
             fused = features[k]
             if inputs:
                 weights, biases = zip(*(self.maps[self.key(i, k)].effective() for i in inputs))
-                stacked = torch.cat([read[i] for i in inputs], dim=1) if len(inputs) > 1 else read[inputs[0]]
-                mapped = node_mix(torch.cat(weights, dim=1), stacked) + sum(biases)[:, None]
-                fused = mapped if fused is None else fused + mapped
+                sources = [nodes_first(read[i]) for i in inputs]
+                b, c = sources[0].shape[1:]
+                mapped = torch.addmm(sum(biases)[:, None], weights[0], sources[0].view(-1, b * c))
+                for weight, source in zip(weights[1:], sources[1:]):
+                    mapped = add_product(mapped, weight, source.view(-1, b * c))
+                if fused is not None:
+                    mapped = add_into(mapped, nodes_first(fused).view(-1, b * c))
+                fused = from_nodes(mapped.view(-1, b, c))
             out[k] = fused
             if self.ordering == "inplace":
                 read[k] = fused

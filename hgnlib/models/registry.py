@@ -144,6 +144,14 @@ def build_model(config: ModelConfig | str, graphs: Mapping[str, GraphLike] | Non
     raise ValueError(f"unknown model kind {config.kind!r}; expected one of {MODEL_KINDS}")
 
 
+def output_layers(model: nn.Module) -> list[nn.Module]:
+    """The layers that produce a model's outputs (the C -> 3 graph convolutions of HGN's heads, or the final
+    linear layer of GraphSH and Martinez)."""
+    if isinstance(model, HGN):
+        return [head.gconv for head in model.heads]
+    return [model.output]
+
+
 def count_params(model: nn.Module) -> int:
     """Trainable parameters (batch-norm running statistics are buffers and do not count)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

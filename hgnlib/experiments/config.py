@@ -1,0 +1,125 @@
+"""One named experiment: what is trained on what, and the cache key of its results."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ..models.registry import CONFIGS, get_config
+from ..profiles import PROFILES, Recipe, get_profile
+
+#: Bump to retrain every cached run; changes to the code that computes results change the key anyway
+#: (:func:`code_fingerprint`).
+CODE_VERSION = "2"
+#: The modules whose code determines a run's numbers (relative to the package).
+RESULT_CODE = ("models", "graphs", "body/anny.py", "data/dataset.py", "data/h36m.py", "data/pseudo_gt.py",
+               "fitting.py", "losses.py", "metrics.py", "cameras.py", "skeleton.py", "experiments/train.py",
+               "experiments/evaluate.py", "experiments/targets.py", "experiments/runs.py")
+
+DATA_KINDS = ("embedded", "h36m")
+SOURCES_2D = ("gt", "detected")
+MESH_OUTPUTS = ("mesh_c1", "mesh_c")
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A hash of the source of :data:`RESULT_CODE`: editing any of it gives every run a new key."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for name in RESULT_CODE:
+        path = root / name
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(file.relative_to(root).as_posix().encode() + file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A run.
+
+    - ``model``: a configuration name of :data:`hgnlib.models.registry.CONFIGS` (architecture, graph convolution,
+      channels, fusion ordering); ``padded``: the mesh graphs with the authors' fake nodes.
+    - ``data``: 'embedded' | 'h36m'; ``source_2d``: 'gt' | 'detected' (CPN on Human3.6M, the detector-like file
+      on the embedded data).
+    - ``lambda_m``: lambda_M of Eq. (4); set to 0 for models without mesh outputs, so that their runs are shared.
+    - ``profile``: data size, strides and recipe (:mod:`hgnlib.profiles`); ``seed``.
+    - ``flip_train`` / ``flip_test``: horizontal-flip augmentation and test-time flip averaging.
+    - ``amp``: mixed precision (bfloat16 autocast); ``compile``: ``torch.compile`` the model.
+    - ``overrides``: ``((field, value), ...)`` changes to the profile's :class:`~hgnlib.profiles.Recipe` (e.g.
+      ``(("epochs", 10),)``), for experiments off the profiles' recipes.
+    """
+
+    model: str
+    data: str = "embedded"
+    source_2d: str = "gt"
+    padded: bool = False
+    lambda_m: float = 0.01
+    profile: str = "quick"
+    seed: int = 0
+    flip_train: bool = False
+    flip_test: bool = False
+    amp: bool = False
+    compile: bool = False
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.data not in DATA_KINDS:
+            raise ValueError(f"data must be one of {DATA_KINDS}, got {self.data!r}")
+        if self.source_2d not in SOURCES_2D:
+            raise ValueError(f"source_2d must be one of {SOURCES_2D}, got {self.source_2d!r}")
+        if self.model not in CONFIGS:
+            raise ValueError(f"unknown model {self.model!r}; choose one of {sorted(CONFIGS)}")
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r}; choose one of {sorted(PROFILES)}")
+        if get_profile(self.profile).data == "h36m" and self.data != "h36m":
+            raise ValueError("the 'paper' profile is for real Human3.6M: use data='h36m', or another profile")
+        if self.lambda_m < 0:
+            raise ValueError(f"lambda_m must be >= 0, got {self.lambda_m}")
+        allowed = {f.name for f in fields(Recipe)} - {"fit"}
+        unknown = sorted(name for name, _ in self.overrides if name not in allowed)
+        if unknown:
+            raise ValueError(f"unknown recipe setting(s) {unknown}; choose among {sorted(allowed)}")
+        object.__setattr__(self, "overrides", tuple(sorted((str(k), v) for k, v in self.overrides)))
+        if not self.mesh_outputs:
+            object.__setattr__(self, "lambda_m", 0.0)
+        object.__setattr__(self, "lambda_m", float(self.lambda_m))
+
+    @property
+    def mesh_outputs(self) -> tuple[str, ...]:
+        """The coarse meshes the model predicts ('mesh_c1', 'mesh_c'), in that order."""
+        return tuple(g for g in MESH_OUTPUTS if g in get_config(self.model).graphs)
+
+    @property
+    def recipe(self) -> Recipe:
+        """The profile's recipe with the overrides applied."""
+        return replace(get_profile(self.profile).recipe, **dict(self.overrides))
+
+    @property
+    def label(self) -> str:
+        """A short readable name, e.g. ``hgn-128 lM=0.01 gt seed0``."""
+        parts = [self.model]
+        if self.mesh_outputs:
+            parts.append(f"lM={self.lambda_m:g}")
+        parts += [self.source_2d, *(["padded"] if self.padded else []), *(["flip"] if self.flip_train else []),
+                  *(["tta"] if self.flip_test else []), *(["amp"] if self.amp else []),
+                  *[f"{k}={v}" for k, v in self.overrides], f"seed{self.seed}"]
+        return " ".join(parts)
+
+    def with_seed(self, seed: int) -> "ExperimentConfig":
+        """The same configuration with another seed."""
+        return replace(self, seed=seed)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def key(self, data_fingerprint: str) -> str:
+        """Short hash of everything that determines the results: this configuration, the model's definition, the
+        profile (data size, strides, recipe), the data's fingerprint, the code (:func:`code_fingerprint`) and
+        :data:`CODE_VERSION`."""
+        payload = {"config": self.to_dict(), "model": asdict(get_config(self.model)),
+                   "profile": get_profile(self.profile).to_dict(), "recipe": self.recipe.to_dict(),
+                   "data": data_fingerprint, "code": [CODE_VERSION, code_fingerprint()]}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

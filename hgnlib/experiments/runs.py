@@ -1,0 +1,236 @@
+"""The result cache: one folder per experiment, keyed by its configuration, trained once and reused everywhere.
+
+``cache_dir()/runs/<key>/`` (key: :meth:`ExperimentConfig.key`, which hashes the configuration, the model's
+definition, the profile with its recipe, the data's fingerprint and the engine's code version) holds:
+
+- ``config.json``: what the key hashes, readable;
+- ``checkpoint.pt``: the resumable training state (rewritten atomically every epoch);
+- ``history.json``: loss, learning rate and validation MPJPE / PA-MPJPE at every validation point;
+- ``model.pt``: the trained model, self-contained (:mod:`hgnlib.experiments.artifacts`);
+- ``predictions.npz``: the predictions on a fixed, evenly spaced sample of test frames
+  (:func:`hgnlib.experiments.evaluate.save_predictions`);
+- ``metrics.json``: written last, so its presence means the run is complete: the test metrics (mm), the history,
+  the training time and where it ran.
+
+:func:`run_experiment` returns the cached result when ``metrics.json`` is there, resumes an interrupted run from
+its checkpoint, or trains from scratch. Every file is written atomically: a crash leaves whole files only.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .. import paths
+from ..body import load_body_model
+from ..cameras import load_h36m_cameras
+from ..data.dataset import PoseData, Split, load_split
+from ..data.h36m import THREE_D_FILE, two_d_path
+from ..data.pseudo_gt import load_pseudo_gt, make_pseudo_gt
+from ..data.synth import SynthConfig, ensure_embedded, read_manifest
+from ..errors import HGNError
+from ..fileio import save_json
+from ..graphs import load_or_build_hierarchy
+from ..models.graph import Graph
+from ..models.registry import hierarchy_graphs, prepare_graphs, get_config
+from ..profiles import get_profile
+from . import distributed
+from .artifacts import save_model
+from .config import ExperimentConfig
+from .evaluate import evaluate, evenly_spaced, load_predictions, save_predictions
+from .targets import mesh_targets
+from .train import CHECKPOINT, TrainingData, train_model
+
+RUNS_DIR = "runs"
+CONFIG_FILE, MODEL_FILE, PREDICTIONS_FILE, METRICS_FILE = "config.json", "model.pt", "predictions.npz", "metrics.json"
+
+
+class InterruptedRunError(HGNError):
+    """An interrupted run of the configuration exists and resuming was not asked for."""
+
+
+@dataclass
+class RunResult:
+    """A finished run: its key, configuration, test metrics (mm), history and where its files are."""
+
+    key: str
+    config: ExperimentConfig
+    metrics: dict
+    history: list[dict]
+    seconds: float
+    info: dict
+    path: Path
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / MODEL_FILE
+
+    def predictions(self) -> dict:
+        """The stored predictions of the fixed test sample."""
+        return load_predictions(self.path / PREDICTIONS_FILE)
+
+
+def load_result(path: str | Path) -> RunResult:
+    """Read a finished run folder."""
+    path = Path(path)
+    payload = json.loads((path / METRICS_FILE).read_text())
+    stored = dict(payload["config"], overrides=tuple(tuple(o) for o in payload["config"]["overrides"]))
+    return RunResult(key=payload["key"], config=ExperimentConfig(**stored), metrics=payload["metrics"],
+                     history=payload["history"], seconds=payload["seconds"], info=payload["info"], path=path)
+
+
+def resolve_data(config: ExperimentConfig, data_folder: str | Path | None = None) -> tuple[Path, str]:
+    """The dataset folder (the embedded one is generated when absent) and its fingerprint."""
+    profile = get_profile(config.profile)
+    if config.data == "embedded":
+        folder = Path(data_folder) if data_folder is not None else paths.embedded_dir(profile.synth_size)
+        if data_folder is None:
+            ensure_embedded(folder, SynthConfig(size=profile.synth_size), progress=False)
+        manifest = read_manifest(folder)
+        return folder, json.dumps([manifest["generator"], manifest["size"], manifest["seed"]])
+    folder = Path(data_folder) if data_folder is not None else paths.h36m_dir()
+    stamps = [[p.name, p.stat().st_size, p.stat().st_mtime_ns]
+              for p in (folder / THREE_D_FILE, two_d_path(folder, config.source_2d)) if p.exists()]
+    return folder, json.dumps(stamps)
+
+
+def run_dir(config: ExperimentConfig, data_folder: str | Path | None = None) -> Path:
+    """Where the run of ``config`` is cached."""
+    return paths.cache_dir() / RUNS_DIR / config.key(resolve_data(config, data_folder)[1])
+
+
+def cached_result(config: ExperimentConfig, data_folder: str | Path | None = None) -> RunResult | None:
+    """The finished run of ``config``, or None."""
+    out = run_dir(config, data_folder)
+    return load_result(out) if (out / METRICS_FILE).exists() else None
+
+
+@functools.lru_cache(maxsize=1)
+def _anny():
+    """The anny body model, loaded once per process (graphs and pseudo-ground truth)."""
+    return load_body_model("anny")
+
+
+@functools.lru_cache(maxsize=2)
+def _split(folder: str, source: str, train_stride: int, test_stride: int) -> Split:
+    return load_split(folder, source, train_stride=train_stride, test_stride=test_stride)
+
+
+def load_data(config: ExperimentConfig, data_folder: str | Path | None = None) -> tuple[Path, PoseData, PoseData]:
+    """The dataset folder and the training and test samples of ``config`` (training capped at the recipe's
+    ``train_limit``)."""
+    folder, _ = resolve_data(config, data_folder)
+    profile = get_profile(config.profile)
+    split = _split(str(folder), config.source_2d, profile.train_stride, profile.test_stride)
+    train = split.train
+    if config.recipe.train_limit is not None and len(train) > config.recipe.train_limit:
+        train = train.subset(evenly_spaced(len(train), config.recipe.train_limit))
+    return folder, train, split.test
+
+
+def model_graphs(config: ExperimentConfig) -> tuple[dict[str, Graph], object | None]:
+    """The prepared graphs of the model and the mesh hierarchy they come from (None without mesh branches)."""
+    if not config.mesh_outputs:
+        return prepare_graphs(None, get_config(config.model).graphs), None
+    hierarchy = load_or_build_hierarchy(_anny(), padded=config.padded)
+    return prepare_graphs(hierarchy_graphs(hierarchy), get_config(config.model).graphs), hierarchy
+
+
+def coarse_targets(config: ExperimentConfig, folder: Path, hierarchy, data: PoseData,
+                   stride: int) -> dict[str, torch.Tensor]:
+    """Camera-space coarse-mesh pseudo-ground truth of ``data`` for the model's mesh outputs (cached fit)."""
+    levels = dict(zip(("mesh_c1", "mesh_c"), hierarchy.coarse_levels))
+    mappings = {name: levels[name].mapping for name in config.mesh_outputs}
+    cache = make_pseudo_gt(folder, mappings, body=_anny(), subjects=data.subjects, stride=stride,
+                           config=config.recipe.fit, progress=False)
+    return mesh_targets(data, load_pseudo_gt(cache), load_h36m_cameras(), {n: n for n in config.mesh_outputs})
+
+
+def prepare(config: ExperimentConfig, data_folder: str | Path | None = None) -> None:
+    """Make what the run needs and several runs share (data, graphs, pseudo-ground truth), so that parallel
+    workers do not compute it twice."""
+    folder, train, test = load_data(config, data_folder)
+    _, hierarchy = model_graphs(config)
+    if hierarchy is not None:
+        profile = get_profile(config.profile)
+        if config.lambda_m > 0:
+            coarse_targets(config, folder, hierarchy, train, profile.train_stride)
+        coarse_targets(config, folder, hierarchy, test, profile.test_stride)
+
+
+def run_experiment(config: ExperimentConfig, data_folder: str | Path | None = None, progress: bool = True,
+                   device: str | torch.device | None = None, resume: bool = True,
+                   restart: bool = False) -> RunResult:
+    """Train (or resume, or load the cached result of) ``config`` and evaluate it on the whole test split.
+
+    ``resume=False`` refuses to continue an interrupted run (:class:`InterruptedRunError`); ``restart`` deletes it
+    first. ``data_folder`` overrides the profile's dataset folder (used as is). Under ``torchrun`` every process
+    calls this; rank 0 writes the files.
+    """
+    folder, fingerprint = resolve_data(config, data_folder)
+    out = paths.cache_dir() / RUNS_DIR / config.key(fingerprint)
+    if restart and out.exists():
+        shutil.rmtree(out)
+    if (out / METRICS_FILE).exists():
+        return load_result(out)
+    if (out / CHECKPOINT).exists() and not resume:
+        raise InterruptedRunError(f"an interrupted run of {config.label} is in {out}: pass --resume to continue it "
+                                  "or --restart to start it over")
+    ctx = distributed.setup(device)
+    if ctx.is_main:
+        prepare(config, data_folder)
+    ctx.barrier()
+    profile = get_profile(config.profile)
+    folder, train, test = load_data(config, data_folder)
+    graphs, hierarchy = model_graphs(config)
+    train_meshes, test_meshes, masks = {}, {}, {}
+    if hierarchy is not None:
+        masks = {name: g.mask.to(ctx.device) for name, g in graphs.items()
+                 if name in config.mesh_outputs and g.mask is not None}
+        if config.lambda_m > 0:
+            train_meshes = coarse_targets(config, folder, hierarchy, train, profile.train_stride)
+        test_meshes = coarse_targets(config, folder, hierarchy, test, profile.test_stride)
+    validation = test.subset(evenly_spaced(len(test), config.recipe.val_samples))
+    data = TrainingData(train.to(ctx.device), {k: v.to(ctx.device) for k, v in train_meshes.items()}, masks,
+                        validation.to(ctx.device))
+    if ctx.is_main:
+        save_json(out / CONFIG_FILE, {"config": config.to_dict(), "label": config.label,
+                                      "profile": profile.to_dict(), "data": {"folder": str(folder),
+                                                                             "fingerprint": fingerprint}})
+    model, history, timing = train_model(config, graphs, data, out, ctx, progress)
+    if ctx.is_main:
+        started = time.perf_counter()
+        result, outputs = evaluate(model, test.to(ctx.device), config.flip_test,
+                                   {k: v.to(ctx.device) for k, v in test_meshes.items()}, masks)
+        sample = evenly_spaced(len(test), config.recipe.prediction_samples)
+        save_predictions(out / PREDICTIONS_FILE, test, outputs, sample, test_meshes)
+        save_model(out / MODEL_FILE, model, config.model, graphs, config.to_dict(), out.name,
+                   {k: result[k] for k in ("mpjpe", "pa_mpjpe")})
+        seconds = timing["seconds"]
+        info = {"device": str(ctx.device), "processes": ctx.world_size, "threads": torch.get_num_threads(),
+                "torch": torch.__version__, "train_samples": len(train), "test_samples": len(test),
+                "data_folder": str(folder), "fingerprint": fingerprint,
+                "samples_per_second": round(timing["epochs"] * len(train) / seconds, 1) if seconds else None,
+                "eval_seconds": round(time.perf_counter() - started, 2)}
+        save_json(out / METRICS_FILE, {"key": out.name, "config": config.to_dict(), "metrics": result,
+                                       "history": history, "seconds": seconds, "info": info})
+    ctx.barrier()
+    return load_result(out)
+
+
+def run_seeds(config: ExperimentConfig, seeds: list[int] | tuple[int, ...], **kwargs) -> list[RunResult]:
+    """The runs of ``config`` with each seed (cached like any run)."""
+    return [run_experiment(config.with_seed(seed), **kwargs) for seed in seeds]
+
+
+def seed_spread(results: list[RunResult], metric: str = "mpjpe") -> dict[str, float]:
+    """Mean, sample standard deviation (0 for one run), min, max and count of a summary metric over runs."""
+    values = [r.metrics[metric] for r in results]
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "min": min(values), "max": max(values), "n": len(values)}
