@@ -5,9 +5,9 @@
     python3 tasks.py test        # the test suite: pytest, plus nbval over the stored notebooks
 
 Both create the virtual environment ``.venv`` on first use (or reuse it) and install the project into it.
-For maintainers, ``python3 tasks.py notebooks`` re-executes the notebooks in place with their default (smoke)
-parameters from an empty data folder, exactly as the test command's nbval run will, to refresh the stored outputs
-it compares against.
+For maintainers, ``python3 tasks.py notebooks [GLOB]`` re-executes the notebooks in place with their default
+(smoke) parameters after removing the cached smoke-profile runs, so that every run trains inside the notebook as in
+the test command's nbval run: it refreshes the stored outputs that nbval compares against.
 PyTorch: a CPU build is pinned by default (``torch==2.13.0``); set ``HGN_TORCH`` to the requirement you want
 (e.g. ``HGN_TORCH="torch==2.5.1"`` with ``PIP_INDEX_URL`` pointing at a CUDA wheel index) to choose your own.
 Extra arguments after the task are passed on (to ``hgn reproduce`` or to ``pytest``).
@@ -61,15 +61,18 @@ def main(argv: list[str]) -> int:
     if task == "setup":
         return 0
     if task == "notebooks":
-        import tempfile
+        import json
+        import shutil
 
-        with tempfile.TemporaryDirectory(prefix="hgn-notebooks-") as fresh:
-            env["HGN_DATA_DIR"] = fresh
-            for nb in sorted((ROOT / "notebooks").glob(rest[0] if rest else "*.ipynb")):
-                cmd = [str(_bin("papermill")), str(nb), str(nb), "--cwd", str(nb.parent), "--no-progress-bar"]
-                print("+", " ".join(cmd), flush=True)
-                if subprocess.run(cmd, cwd=ROOT, env=env).returncode:
-                    return 1
+        runs = Path(os.environ.get("HGN_DATA_DIR", ROOT / "data")) / "cache" / "runs"
+        for config in runs.glob("*/config.json"):
+            if json.loads(config.read_text())["config"]["profile"] == "smoke":
+                shutil.rmtree(config.parent)
+        for nb in sorted((ROOT / "notebooks").glob(rest[0] if rest else "*.ipynb")):
+            cmd = [str(_bin("papermill")), str(nb), str(nb), "--cwd", str(nb.parent), "--no-progress-bar"]
+            print("+", " ".join(cmd), flush=True)
+            if subprocess.run(cmd, cwd=ROOT, env=env).returncode:
+                return 1
         return 0
     if task == "reproduce":
         cmd = [str(_bin("hgn")), "reproduce", "--data", "embedded", "--profile", "quick", *rest]

@@ -483,10 +483,13 @@ def run_bench(models: Sequence[str] = DEFAULT_MODELS, batch_sizes: Sequence[int]
               device: str | torch.device | None = None, out: str | Path | None = None, iters: int = 10,
               warmup: int = 3, repeats: int = 3, ref_iters: int = 2, threads: int | None = None,
               compile: bool = False, amp: bool = False, epoch_steps: int | None = None, padded: bool = False,
-              graphs: Mapping | None = None, reference: bool = True, progress: bool = True, seed: int = 0) -> dict:
+              graphs: Mapping | None = None, reference: bool = True, progress: bool = True, seed: int = 0,
+              latency: bool = True) -> dict:
     """Measure (see the module doc), write the JSON to ``out`` (default :func:`default_out`) and return it.
 
-    ``graphs``: mesh graphs to use instead of the anny hierarchy (tests); ``reference``: also time the references.
+    ``graphs``: mesh graphs to use instead of the anny hierarchy (tests); ``reference``: also time the references;
+    ``latency``: also the per-frame CPU inference latency of the first model with PyTorch and ONNX Runtime
+    (:func:`deployment_latency`).
     """
     from tqdm.auto import tqdm
 
@@ -532,6 +535,9 @@ def run_bench(models: Sequence[str] = DEFAULT_MODELS, batch_sizes: Sequence[int]
             bar.update(1)
         result["models"][name] = entry
     result["epoch"] = epoch_section(graphs, device, compile, amp, epoch_steps, bar.set_description)
+    if latency:
+        bar.set_description(f"{models[0]} latency")
+        result["deployment_latency"] = deployment_latency(models[0], graphs, seed)
     if device.type == "cuda":
         bar.update(1)
     bar.close()
@@ -539,6 +545,22 @@ def run_bench(models: Sequence[str] = DEFAULT_MODELS, batch_sizes: Sequence[int]
     save_json(out, result)
     result["path"] = str(out)
     return result
+
+
+def deployment_latency(name: str, graphs: Mapping | None, seed: int = 0) -> dict:
+    """Per-frame CPU inference latency of model ``name`` (random weights; the time does not depend on them) with
+    PyTorch and ONNX Runtime, through a model file and its ONNX export (:func:`hgnlib.export.measure_latency`)."""
+    import tempfile
+
+    from .experiments.artifacts import save_model
+    from .export import measure_latency
+    from .models.registry import build_model, get_config, prepare_graphs
+
+    torch.manual_seed(seed)
+    prepared = prepare_graphs(graphs, get_config(name).graphs)
+    with tempfile.TemporaryDirectory() as folder:
+        path = save_model(Path(folder) / "model.pt", build_model(name, prepared).eval(), name, prepared)
+        return measure_latency(path, threads=torch.get_num_threads())
 
 
 def table_rows(result: Mapping) -> list[dict]:

@@ -170,8 +170,9 @@ def cmd_train(args) -> int:
     try:
         base = ExperimentConfig(args.model, data=args.data, source_2d=args.source, padded=args.padded,
                                 lambda_m=args.lambda_m, profile=args.profile, flip_train=args.flip_train,
-                                flip_test=args.flip_test, amp=args.amp, compile=args.compile,
-                                overrides=tuple(args.overrides))
+                                flip_test=args.flip_test,
+                                overrides=(*args.overrides, *((("amp", True),) if args.amp else ()),
+                                           *((("compile", True),) if args.compile else ())))
     except ValueError as exc:
         raise HGNError(str(exc)) from None
     results = [run_experiment(base.with_seed(seed), data_folder=args.data_dir, progress=not args.json,
@@ -268,9 +269,14 @@ def cmd_bench(args) -> int:
     result = run_bench(models=args.models, batch_sizes=args.batch_sizes, device=args.device, out=args.out,
                        iters=args.iters, warmup=args.warmup, repeats=args.repeats, ref_iters=args.ref_iters,
                        threads=args.threads, compile=args.compile, amp=args.amp, epoch_steps=args.epoch_steps,
-                       padded=args.padded, progress=not args.quiet)
+                       padded=args.padded, progress=not args.quiet, latency=not args.no_latency)
     print("\n".join(summary_lines(result)))
     _print_table(table_rows(result))
+    if "deployment_latency" in result:
+        lat = result["deployment_latency"]
+        print(f"{lat['model']} inference latency on CPU, ms per frame ({lat['threads']} threads):")
+        _print_table([{"runtime": rt, **{f"batch {b}": f"{v:.3f}" for b, v in per.items()}}
+                      for rt, per in lat["ms_per_frame"].items()])
     print(f"written to {result['path']}")
     return 0
 
@@ -336,8 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seeds", type=int, nargs="+", default=[0], help="train once per seed (default: 0)")
     tr.add_argument("--flip-train", action="store_true", help="horizontal-flip augmentation")
     tr.add_argument("--flip-test", action="store_true", help="test-time flip averaging")
-    tr.add_argument("--amp", action="store_true", help="mixed precision (bfloat16 autocast)")
-    tr.add_argument("--compile", action="store_true", help="torch.compile the model")
+    tr.add_argument("--amp", action="store_true", help="mixed precision (bfloat16 autocast; same as --set amp=true)")
+    tr.add_argument("--compile", action="store_true", help="torch.compile the model (same as --set compile=true)")
     tr.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", type=_override,
                     help="change a setting of the profile's recipe, e.g. --set epochs=10 --set lr=2e-3 (repeatable)")
     tr.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
@@ -403,6 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
     be.add_argument("--out", help="JSON file (default: reports/bench/bench-<cpu|cuda>.json)")
     be.add_argument("--iters", type=_bench_count, default=10, help="timed steps per repeat (default 10)")
+    be.add_argument("--no-latency", action="store_true",
+                    help="skip the PyTorch / ONNX Runtime per-frame latency of the first model")
     be.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
     be.add_argument("--repeats", type=_bench_count, default=3, help="repeats; the median is kept (default 3)")
     be.add_argument("--ref-iters", type=_bench_count, default=2,
@@ -439,32 +447,24 @@ def _override(text: str) -> tuple[str, object]:
         return key.strip(), value
 
 
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
+def _bounded(cast: type, low: float, strict: bool = False, why: str = ""):
+    """An argparse type: ``cast(text)``, refused below ``low`` (or at it, when ``strict``)."""
+    def check(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a{'n integer' if cast is int else ' number'}, got {text!r}")
+        if value < low or (strict and value == low):
+            bound = f"> {low:g}" if strict else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(f"must be {bound}{why}, got {text}")
+        return value
+    return check
 
 
-def _bench_count(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
-
-
-def _bench_batch_size(text: str) -> int:
-    value = int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"a batch size must be at least 2 (batch norm needs two samples), got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
+_positive_float = _bounded(float, 0, strict=True)
+_non_negative_float = _bounded(float, 0)
+_bench_count = _bounded(int, 1)
+_bench_batch_size = _bounded(int, 2, why=" (a batch size: batch norm needs two samples)")
 
 
 def main(argv: list[str] | None = None) -> int:

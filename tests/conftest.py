@@ -1,5 +1,6 @@
 """Shared fixtures: the anny body model and the smoke-profile embedded dataset (built once per session)."""
 import pytest
+import torch
 
 from hgnlib import paths
 from hgnlib.profiles import get_profile
@@ -24,3 +25,13 @@ def smoke_dataset(anny_body):
     folder = paths.embedded_dir(size)
     ensure_embedded(folder, SynthConfig(size=size), progress=False, body=anny_body)
     return folder, read_manifest(folder)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module: tiny batches run fastest so, and OpenMP's busy waiting cannot stall them when
+    the cores are shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -14,7 +14,7 @@ from hgnlib.bench import (BenchError, check_batch_sizes, check_models, peak_step
 from hgnlib.cli import main
 from hgnlib.models.graph import synthetic_graph
 
-TINY = dict(batch_sizes=[4], iters=1, warmup=1, repeats=1, ref_iters=1, progress=False)
+TINY = dict(batch_sizes=[4], iters=1, warmup=1, repeats=1, ref_iters=1, progress=False, latency=False)
 
 
 def check_entry(entry: dict, batch: str = "4") -> None:
@@ -43,6 +43,9 @@ def test_cli_tiny_run_writes_the_json(tmp_path, capsys):
     check_entry(result["models"]["semgcn-128"])
     assert result["epoch"]["skipped"] and "CUDA" in result["epoch"]["reason"]
     assert result["goal"]["met"] is None and result["goal"]["min_speedup"] == 10
+    latency = result["deployment_latency"]
+    assert latency["model"] == "semgcn-128" and set(latency["ms_per_frame"]) == {"pytorch", "onnxruntime"}
+    assert latency["max_abs_diff"] < 1e-4 and all(v > 0 for per in latency["ms_per_frame"].values() for v in per.values())
     printed = capsys.readouterr().out
     assert "semgcn-128" in printed and "speedup train" in printed and str(out) in printed
 

@@ -36,7 +36,7 @@ def test_data_check_on_the_smoke_dataset(capsys, smoke_dataset):
 def test_bad_arguments_exit_with_usage(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["data", "synth", "--size", "-1"])
-    assert exc.value.code == 2 and "must be positive" in capsys.readouterr().err
+    assert exc.value.code == 2 and "must be > 0" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["data", "check", "--source"])
     assert main(["data", "check", "--source", "nonsense", "--dir", "."]) == 2

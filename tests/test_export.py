@@ -17,12 +17,7 @@ from hgnlib.experiments.artifacts import INPUT_CONVENTION, load_model, save_mode
 from hgnlib.export import INPUT_NAME, check_onnx, export_onnx, measure_latency, onnx_metadata  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,7 @@ from hgnlib.lift import (coco_detections, coco_from_h36m, detect_layout, lift_fi
 W, H = 1000, 1002
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny batches: one thread is fastest, and it avoids OpenMP's busy waiting when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -47,9 +47,8 @@ class ExperimentConfig:
     - ``lambda_m``: lambda_M of Eq. (4); set to 0 for models without mesh outputs, so that their runs are shared.
     - ``profile``: data size, strides and recipe (:mod:`hgnlib.profiles`); ``seed``.
     - ``flip_train`` / ``flip_test``: horizontal-flip augmentation and test-time flip averaging.
-    - ``amp``: mixed precision (bfloat16 autocast); ``compile``: ``torch.compile`` the model.
     - ``overrides``: ``((field, value), ...)`` changes to the profile's :class:`~hgnlib.profiles.Recipe` (e.g.
-      ``(("epochs", 10),)``), for experiments off the profiles' recipes.
+      ``(("epochs", 10),)`` or ``(("amp", True),)``), for experiments off the profiles' recipes.
     """
 
     model: str
@@ -61,8 +60,6 @@ class ExperimentConfig:
     seed: int = 0
     flip_train: bool = False
     flip_test: bool = False
-    amp: bool = False
-    compile: bool = False
     overrides: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
@@ -104,8 +101,7 @@ class ExperimentConfig:
         if self.mesh_outputs:
             parts.append(f"lM={self.lambda_m:g}")
         parts += [self.source_2d, *(["padded"] if self.padded else []), *(["flip"] if self.flip_train else []),
-                  *(["tta"] if self.flip_test else []), *(["amp"] if self.amp else []),
-                  *[f"{k}={v}" for k, v in self.overrides], f"seed{self.seed}"]
+                  *(["tta"] if self.flip_test else []), *[f"{k}={v}" for k, v in self.overrides], f"seed{self.seed}"]
         return " ".join(parts)
 
     def with_seed(self, seed: int) -> "ExperimentConfig":

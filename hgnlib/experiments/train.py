@@ -63,9 +63,9 @@ def batches(order: torch.Tensor, size: int, min_size: int) -> list[torch.Tensor]
     return cut if not cut or len(cut[-1]) >= min_size else cut[:-1]
 
 
-def autocast(config: ExperimentConfig, device: torch.device):
-    """Mixed precision (bfloat16) when the configuration asks for it."""
-    if not config.amp:
+def autocast(recipe: Recipe, device: torch.device):
+    """Mixed precision (bfloat16) when the recipe asks for it."""
+    if not recipe.amp:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
@@ -86,7 +86,7 @@ def train_model(config: ExperimentConfig, graphs: dict[str, Graph] | None, data:
     model = build_model(config.model, graphs)
     scale_output_init(model, recipe.output_init_scale)
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr, foreach=True)
     n = len(data.train)
     steps = len(batches(torch.arange(n), recipe.batch_size, 2 * ctx.world_size))
     if steps == 0:
@@ -107,7 +107,7 @@ def train_model(config: ExperimentConfig, graphs: dict[str, Graph] | None, data:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         history, start_epoch = state["history"], state["epoch"]
     net = ctx.wrap(model)
-    if config.compile:
+    if recipe.compile:
         net = torch.compile(net)
     weights = LossWeights(pose=1.0, mesh=config.lambda_m)
     eval_points = {round(k * steps / recipe.evals_per_epoch) for k in range(1, recipe.evals_per_epoch + 1)}
@@ -118,17 +118,17 @@ def train_model(config: ExperimentConfig, graphs: dict[str, Graph] | None, data:
         started = time.perf_counter()
         net.train()
         order = torch.randperm(n, generator=generator)
-        flipped = torch.rand(n, generator=generator) < 0.5 if config.flip_train else None
+        flipped = (torch.rand(n, generator=generator) < 0.5).to(device) if config.flip_train else None
         total, count = 0.0, 0
         for b, index in enumerate(batches(order, recipe.batch_size, 2 * ctx.world_size), start=1):
             index = ctx.shard(index).to(device)
             x, y = data.train.inputs[index], data.train.targets[index]
             keep = None
             if flipped is not None:
-                flip = flipped.to(device)[index]
+                flip = flipped[index]
                 x, y = flip_batch(x, y, flip)
                 keep = ~flip
-            with autocast(config, device):
+            with autocast(recipe, device):
                 outputs = net(x)
             preds = {"pose": outputs["joints"].float(), **{k: outputs[k].float() for k in data.mesh_targets}}
             targets = {"pose": y, **{k: v[index] for k, v in data.mesh_targets.items()}}
