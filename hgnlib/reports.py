@@ -7,11 +7,17 @@ with the notebook, the cell and the error named, and leaves no partial file behi
 
 Before the notebooks run, every training run they need (:func:`hgnlib.experiments.suite.all_configs`) is trained
 in ``jobs`` parallel worker processes; the notebooks then read the result cache.
+
+``run.json`` records what the reports were made from (:func:`provenance`: the fingerprint of the code that
+determines results, of the embedded data's generator, and of every notebook's cells); :func:`stale_reports` says
+what changed since, so a test keeps the committed reports in step with the code.
 """
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
+import json
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +38,47 @@ class NotebookFailed(HGNError):
 def notebook_paths(pattern: str = "*.ipynb") -> list[Path]:
     """The project's notebooks in execution order (their names start with a number)."""
     return sorted((repo_root() / "notebooks").glob(pattern))
+
+
+def notebook_fingerprint(path: Path) -> str:
+    """A hash of a notebook's cells (types and sources; not outputs or metadata)."""
+    digest = hashlib.sha256()
+    for cell in json.loads(Path(path).read_text())["cells"]:
+        source = cell["source"]
+        digest.update(cell["cell_type"].encode() + b"\0" + ("".join(source) if isinstance(source, list)
+                                                              else source).encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def provenance(data: str, notebooks: list[Path]) -> dict:
+    """What reports of ``data`` are made from: result-code and data-generator fingerprints, each notebook's hash."""
+    from .experiments.config import code_fingerprint
+
+    made_from = {"code": code_fingerprint(), "notebooks": {nb.name: notebook_fingerprint(nb) for nb in notebooks}}
+    if data == "embedded":
+        from .data.synth import generator_fingerprint
+
+        made_from["generator"] = generator_fingerprint()
+    return made_from
+
+
+def stale_reports(out: Path, data: str, pattern: str = "*.ipynb") -> list[str]:
+    """Why the reports in ``out`` would differ from what ``hgn reproduce`` makes now (empty: they are current)."""
+    summary_path = Path(out) / "run.json"
+    if not summary_path.exists():
+        return [f"{summary_path} is missing"]
+    recorded = json.loads(summary_path.read_text()).get("provenance", {})
+    current = provenance(data, notebook_paths(pattern))
+    problems = [f"the {what} changed (fingerprint {recorded.get(key)} in run.json, {current[key]} now)"
+                for key, what in (("code", "result-determining code (hgnlib.experiments.config.RESULT_CODE)"),
+                                  ("generator", "embedded data generator")) if key in current and
+                recorded.get(key) != current[key]]
+    for name, digest in current["notebooks"].items():
+        if not (Path(out) / name).exists() or not (Path(out) / name).with_suffix(".html").exists():
+            problems.append(f"{name} has no executed copy or HTML page in {out}")
+        elif recorded.get("notebooks", {}).get(name) != digest:
+            problems.append(f"notebooks/{name} changed since the reports were made")
+    return problems
 
 
 def pretrain(data: str, profile: str, jobs: int, log: Callable[[str], None] = print) -> None:
@@ -60,7 +107,9 @@ def reproduce(data: str = "embedded", profile: str = "quick", out_dir: str | Pat
     trained = time.perf_counter() - started
     exporter = HTMLExporter()
     done = []
-    for nb in notebook_paths(pattern):
+    notebooks = notebook_paths(pattern)
+    made_from = provenance(data, notebooks)
+    for nb in notebooks:
         start = time.perf_counter()
         log(f"executing {nb.name} (data={data}, profile={profile})")
         target = out / nb.name
@@ -80,7 +129,8 @@ def reproduce(data: str = "embedded", profile: str = "quick", out_dir: str | Pat
     total = time.perf_counter() - started
     summary = {"data": data, "profile": profile, "jobs": jobs, "pretrain_seconds": round(trained, 1),
                "total_seconds": round(total, 1), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-               "notebooks": [{k: d[k] for k in ("notebook", "title", "seconds")} for d in done]}
+               "notebooks": [{k: d[k] for k in ("notebook", "title", "seconds")} for d in done],
+               "provenance": made_from}
     save_json(out / "run.json", summary)
     _write_index(out, summary, done)
     log(f"reports written to {out} in {total:.0f} s")

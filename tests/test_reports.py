@@ -1,8 +1,11 @@
 """Batch execution: parameters injected, HTML and index rendered, a failing notebook named with its cell."""
+import json
+
 import nbformat
 import pytest
 
 from hgnlib import reports
+from hgnlib.paths import repo_root
 
 
 def _notebook(path, body, report=None):
@@ -38,3 +41,26 @@ def test_failing_notebook_is_named_and_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(reports.NotebookFailed, match=r"05_broken.ipynb: cell \d+ raised ValueError: bad table"):
         reports.reproduce("embedded", "smoke", tmp_path / "out", log=lambda *a: None)
     assert not list((tmp_path / "out").glob("*.ipynb")) and not list((tmp_path / "out").glob(".*"))
+
+
+def test_stale_reports_name_what_changed(tmp_path, monkeypatch):
+    nb = _notebook(tmp_path / "00_demo.ipynb", 'print("v1")')
+    monkeypatch.setattr(reports, "notebook_paths", lambda pattern="*.ipynb": [nb])
+    out = reports.reproduce("embedded", "smoke", tmp_path / "out", log=lambda *a: None)
+    assert reports.stale_reports(out, "embedded") == []
+    _notebook(nb, 'print("v2")')
+    assert reports.stale_reports(out, "embedded") == ["notebooks/00_demo.ipynb changed since the reports were made"]
+    summary = json.loads((out / "run.json").read_text())
+    summary["provenance"]["code"] = "0" * 16
+    (out / "run.json").write_text(json.dumps(summary))
+    assert any("result-determining code" in p for p in reports.stale_reports(out, "embedded"))
+    (out / "00_demo.html").unlink()
+    assert any("no executed copy or HTML page" in p for p in reports.stale_reports(out, "embedded"))
+
+
+def test_committed_quick_reports_are_current():
+    """The committed reports of the README's main command come from this code, these notebooks and this data."""
+    out = repo_root() / "reports" / "embedded-quick"
+    problems = reports.stale_reports(out, "embedded")
+    assert not problems, (f"{out} is out of date: " + "; ".join(problems) +
+                          ". Run `python3 tasks.py reproduce` and commit reports/embedded-quick.")

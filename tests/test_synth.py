@@ -84,6 +84,22 @@ def test_subjects_are_distinct_bodies(files):
             assert np.abs(means[a] - means[b]).max() > 0.005, (a, b)
 
 
+def test_every_sequence_is_its_own_motion(files):
+    _, _, pos3d, _, _, _ = files
+    for subject, seqs in pos3d.items():
+        names = sorted(seqs)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                n = min(len(seqs[a]), len(seqs[b]))
+                assert np.abs(seqs[a][:n] - seqs[b][:n]).max() > 0.05, (subject, a, b)
+
+
+def test_named_generators_differ_for_long_names():
+    first = synth._rng(0, "S11", "SittingDown 1").random(4)
+    assert not np.allclose(first, synth._rng(0, "S11", "SittingDown 2").random(4))
+    assert np.allclose(first, synth._rng(0, "S11", "SittingDown 1").random(4))
+
+
 def test_detector_like_noise(files):
     _, _, pos3d, gt, det, _ = files
     err = np.concatenate([np.linalg.norm(det[s][n][c] - gt[s][n][c], axis=-1)

@@ -88,7 +88,7 @@ def sequence_names() -> list[tuple[str, str]]:
 
 def _rng(seed: int, *keys: str | int) -> np.random.Generator:
     """A generator seeded by ``seed`` and a tuple of names, independent of generation order."""
-    material = [seed] + [int.from_bytes(str(k).encode(), "little") % (2**63) for k in keys]
+    material = [seed] + [int.from_bytes(hashlib.sha256(str(k).encode()).digest()[:8], "little") for k in keys]
     return np.random.default_rng(material)
 
 
