@@ -123,6 +123,24 @@ def test_forward_backward_batch_64(name):
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
 
 
+@pytest.mark.parametrize("name", CONFIGS)
+def test_gradients_are_the_same_with_deterministic_algorithms(name):
+    """No op whose CPU default accumulates with atomics (as the gradient of ``x[:, index]`` does): with torch's
+    deterministic implementations on, the gradients are bit for bit those of the default ones."""
+    def grads(deterministic: bool) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        model = build_model(name, mesh_graphs())
+        previous = torch.are_deterministic_algorithms_enabled()
+        torch.use_deterministic_algorithms(deterministic)
+        try:
+            sum(v.square().mean() for v in model(inputs(64)).values()).backward()
+        finally:
+            torch.use_deterministic_algorithms(previous)
+        return [p.grad.clone() for p in model.parameters()]
+
+    assert all(torch.equal(a, b) for a, b in zip(grads(False), grads(True), strict=True))
+
+
 @pytest.mark.parametrize("entry", TABLE_ENTRIES, ids=lambda e: f"{e.table}-{e.config}")
 def test_parameter_counts_match_the_paper(entry):
     params = count_params(build_model(entry.config, mesh_graphs()))

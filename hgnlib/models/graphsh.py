@@ -60,12 +60,17 @@ class GroupPool(nn.Module):
         self.register_buffer("parent", torch.tensor(parent), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, N, C) -> (B, G, C), the maximum over each group."""
-        return x[:, self.members].amax(dim=2)
+        """(B, N, C) -> (B, G, C), the maximum over each group.
+
+        ``index_select`` rather than advanced indexing: its gradient is an ``index_add_``, which sums in a fixed
+        order, where the gradient of ``x[:, index]`` (``index_put_`` with accumulation) adds with atomics on CPU and
+        made runs differ in the last bits from one execution to the next."""
+        b, _, c = x.shape
+        return x.index_select(1, self.members.reshape(-1)).view(b, *self.members.shape, c).amax(dim=2)
 
     def unpool(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, G, C) -> (B, N, C), each node given its group's features."""
-        return x[:, self.parent]
+        """(B, G, C) -> (B, N, C), each node given its group's features (``index_select``, see :meth:`forward`)."""
+        return x.index_select(1, self.parent)
 
 
 class GraphHourglass(nn.Module):
