@@ -152,7 +152,24 @@ def cmd_reproduce(args) -> int:
         from .data.synth import SynthConfig, ensure_embedded
 
         ensure_embedded(paths.embedded_dir(profile.synth_size), SynthConfig(size=profile.synth_size))
-    reproduce(args.data, args.profile, args.out, args.notebooks, jobs=args.jobs)
+    reproduce(args.data, args.profile, args.out, args.notebooks, jobs=args.jobs, device=args.device,
+              executor=args.executor, executor_params=dict(args.executor_params))
+    return 0
+
+
+def cmd_converge(args) -> int:
+    from .experiments.convergence import study_configs, write_summary
+    from .experiments.parallel import run_many
+
+    configs = study_configs(tuple(args.models), tuple(args.seeds), args.epochs, args.profile, args.evals_per_epoch)
+    out = Path(args.out or paths.repo_root() / "reports" / "convergence" / f"{configs[0].data}-{args.profile}.json")
+    if not args.summary_only:
+        run_many(configs, jobs=args.jobs, device=args.device)
+    summary = write_summary(configs, out)
+    for run in summary["runs"]:
+        last = f"{run['mpjpe'][-1]:.1f} mm at step {run['steps'][-1]}" if run["steps"] else "not started"
+        print(f"{run['label']}: {last}; plateau from step {run['plateau_step']}")
+    print(f"wrote {out}")
     return 0
 
 
@@ -424,6 +441,19 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--quiet", action="store_true", help="no progress bar")
     be.set_defaults(func=cmd_bench)
 
+    co = sub.add_parser("converge", help="the convergence study: long runs, validated often, and their plateaus (JSON)")
+    co.add_argument("--models", nargs="+", default=["hgn-128", "semgcn-128"], choices=sorted(CONFIGS), metavar="MODEL")
+    co.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    co.add_argument("--epochs", type=_positive_int, default=60, help="epochs of each long run (default: 60)")
+    co.add_argument("--evals-per-epoch", type=_positive_int, default=8)
+    co.add_argument("--profile", choices=sorted(PROFILES), default="standard", help="data and recipe (default: standard)")
+    co.add_argument("--jobs", type=_positive_int, default=1, help="runs in parallel worker processes")
+    co.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    co.add_argument("--out", help="the JSON file (default: reports/convergence/<data>-<profile>.json)")
+    co.add_argument("--summary-only", action="store_true",
+                    help="train nothing: summarise the runs so far (finished or still training)")
+    co.set_defaults(func=cmd_converge)
+
     rep = sub.add_parser("reproduce", help="execute the notebooks and render reports")
     rep.add_argument("--data", choices=["embedded", "h36m"], default="embedded")
     rep.add_argument("--profile", choices=sorted(PROFILES), default="quick")
@@ -432,6 +462,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                      help="train the notebooks' runs first in N parallel worker processes (default: one per core; "
                           "0: let the notebooks train them one by one)")
+    rep.add_argument("--device", help="cpu or cuda: the workers' device (on one GPU, N workers share it)")
+    rep.add_argument("--executor", choices=["processes", "slurm", "submitit-local"], default="processes",
+                     help="worker processes here (default), one Slurm job per run, or submitit's local processes")
+    rep.add_argument("--executor-param", dest="executor_params", action="append", type=_override, default=[],
+                     metavar="KEY=VALUE", help="submitit parameters, e.g. timeout_min=120 gpus_per_node=1 "
+                                               "slurm_partition=gpu (repeatable)")
     rep.set_defaults(func=cmd_reproduce)
     return parser
 
@@ -464,6 +500,7 @@ def _bounded(cast: type, low: float, strict: bool = False, why: str = ""):
 _positive_float = _bounded(float, 0, strict=True)
 _non_negative_float = _bounded(float, 0)
 _bench_count = _bounded(int, 1)
+_positive_int = _bounded(int, 1)
 _bench_batch_size = _bounded(int, 2, why=" (a batch size: batch norm needs two samples)")
 
 

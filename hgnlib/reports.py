@@ -81,19 +81,21 @@ def stale_reports(out: Path, data: str, pattern: str = "*.ipynb") -> list[str]:
     return problems
 
 
-def pretrain(data: str, profile: str, jobs: int, log: Callable[[str], None] = print) -> None:
-    """Train every run the notebooks need, ``jobs`` at a time (cached runs are skipped)."""
+def pretrain(data: str, profile: str, jobs: int, log: Callable[[str], None] = print, **run_options) -> None:
+    """Train every run the notebooks need, ``jobs`` at a time (cached runs are skipped; ``run_options``: device,
+    executor and executor_params of :func:`hgnlib.experiments.parallel.run_many`)."""
     from .experiments.parallel import run_many
     from .experiments.suite import all_configs
 
-    run_many(all_configs(data, profile), jobs=jobs, log=log)
+    run_many(all_configs(data, profile), jobs=jobs, log=log, **run_options)
 
 
 def reproduce(data: str = "embedded", profile: str = "quick", out_dir: str | Path | None = None,
-              pattern: str = "*.ipynb", jobs: int = 0, log: Callable[[str], None] = print) -> Path:
+              pattern: str = "*.ipynb", jobs: int = 0, log: Callable[[str], None] = print, **run_options) -> Path:
     """Execute every notebook matching ``pattern`` with ``data`` and ``profile`` as parameters; render reports.
 
-    ``jobs`` > 0 trains the notebooks' runs first in that many worker processes; 0 lets the notebooks train.
+    ``jobs`` > 0 trains the notebooks' runs first in that many worker processes (or cluster jobs: ``run_options``
+    of :func:`pretrain`); 0 lets the notebooks train.
     """
     import nbformat
     import papermill
@@ -103,7 +105,7 @@ def reproduce(data: str = "embedded", profile: str = "quick", out_dir: str | Pat
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     if jobs > 0:
-        pretrain(data, profile, jobs, log)
+        pretrain(data, profile, jobs, log, **run_options)
     trained = time.perf_counter() - started
     exporter = HTMLExporter()
     done = []

@@ -173,3 +173,16 @@ def test_mixed_precision_run(cache, smoke_dataset, monkeypatch):
     smoke_recipe(monkeypatch, epochs=1, train_limit=256)
     result = run(ExperimentConfig("semgcn-128", profile="smoke", overrides=(("amp", True),)), smoke_dataset)
     assert 0 < result.metrics["mpjpe"] < 5000 and "amp=True" in result.config.label
+
+
+def test_recipe_loss_form_and_pose_weight_reach_the_loss(cache, smoke_dataset, monkeypatch):
+    seen = []
+    real = train_module.hgn_loss
+    monkeypatch.setattr(train_module, "hgn_loss", lambda *a, **k: (seen.append(a[3]), real(*a, **k))[1])
+    overrides = (("epochs", 1), ("train_limit", 128), ("loss", "release"), ("pose_weight", 100.0))
+    run(ExperimentConfig("hgn-64", profile="smoke", lambda_m=1.0, overrides=overrides), smoke_dataset)
+    assert seen and all(w.reduction == "mse" and w.pose == 100.0 and w.mesh == 1.0 for w in seen)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        profiles.Recipe(loss="l1")
+    with pytest.raises(ValueError, match="init must be one of"):
+        profiles.Recipe(init="kaiming")

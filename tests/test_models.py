@@ -166,6 +166,37 @@ def test_initialisation_is_deterministic_under_a_seed():
     assert any(not torch.equal(first[k], other[k]) for k in first)
 
 
+def test_release_initialisation_uses_the_stacked_xavier_bound_and_default_fusion_maps():
+    import math
+
+    from hgnlib.models.initialisation import initialise
+    from hgnlib.models.layers import NodeMap, SemGConv
+
+    torch.manual_seed(0)
+    model = build_model("hgn-128", mesh_graphs())
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    initialise(model, "paper")
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    initialise(model, "release")
+    gconvs = [m for m in model.modules() if isinstance(m, SemGConv)]
+    maps = [m for m in model.modules() if isinstance(m, NodeMap)]
+    assert gconvs and maps
+    for layer in gconvs:
+        c_in, c_out = layer.in_channels, layer.out_channels
+        stacked = 1.414 * math.sqrt(6.0 / (c_in * c_out + 2 * c_out))  # torch's fans of the (2, C_in, C_out) tensor
+        per_matrix = 1.414 * math.sqrt(6.0 / (c_in + c_out))
+        largest = float(layer.weight.detach().abs().max())
+        assert largest <= stacked and (c_in * c_out < 64 or largest > 0.8 * stacked)
+        if c_in == c_out == 128:
+            assert per_matrix / stacked > 8  # the difference the option exists for
+    for fusion_map in maps:
+        bound = 1 / math.sqrt(fusion_map.in_nodes)
+        assert float(fusion_map.weight.detach().abs().max()) <= bound >= float(fusion_map.bias.detach().abs().max())
+        assert float(fusion_map.bias.detach().abs().max()) > 0  # the paper reading starts the bias at zero
+    with pytest.raises(ValueError, match="initialisation"):
+        initialise(model, "kaiming")
+
+
 # --- whole models against their references; fake nodes -------------------------------------------------------
 
 

@@ -41,7 +41,7 @@ import scipy.sparse as sp
 import torch
 from tqdm import tqdm
 
-from .. import skeleton
+from .. import fingerprint, skeleton
 from ..body.base import BodyModel
 from ..errors import DataError, MissingFileError
 from ..fileio import save_json, save_npz
@@ -89,15 +89,12 @@ def mapping_digest(mappings: dict[str, sp.spmatrix]) -> str:
 
 
 def _code_fingerprint(body: BodyModel) -> str:
-    """A hash of the code that determines the results: this module, the fitting and the body model's module."""
+    """The meaning of the code that determines the results: this module, the fitting and the body model's module
+    (:mod:`hgnlib.fingerprint`)."""
     import sys
 
-    from .. import fitting
-
-    digest = hashlib.sha256()
-    for module in (fitting, sys.modules[__name__], sys.modules[type(body).__module__]):
-        digest.update(Path(module.__file__).read_bytes())
-    return digest.hexdigest()[:16]
+    body_file = Path(sys.modules[type(body).__module__].__file__).resolve()
+    return fingerprint.code_fingerprint(fingerprint.package_root(), ["fitting.py", "data/pseudo_gt.py", body_file])
 
 
 def _file_stamp(path: Path) -> list | None:

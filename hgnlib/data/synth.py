@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .. import skeleton
+from .. import fingerprint, skeleton
 from ..body.anny import DRIVEN_BONES, PHENOTYPE_LABELS, AnnyBody
 from ..cameras import Camera, load_h36m_cameras
 from ..errors import DataError, MissingFileError
@@ -58,15 +58,14 @@ DETECTOR_OUTLIER_RATE = 0.004  # per joint and frame
 DETECTOR_SWAP_RATE = 0.002  # per limb pair and frame: start of a left/right confusion lasting a few frames
 
 
-def generator_fingerprint() -> str:
-    """A hash of the code that determines the generated data: any change to it regenerates the dataset."""
-    from ..body import anny
-    from . import motions
+#: The modules whose code determines the generated data (relative to the package).
+GENERATOR_CODE = ("body/anny.py", "data/motions.py", "data/synth.py")
 
-    digest = hashlib.sha256()
-    for module in (anny, motions, __import__(__name__, fromlist=["_"])):
-        digest.update(Path(module.__file__).read_bytes())
-    return digest.hexdigest()[:16]
+
+def generator_fingerprint() -> str:
+    """The meaning of the code that determines the generated data (the anny body, the motions and this module):
+    a change to what it computes regenerates the dataset; docstrings and comments do not (:mod:`hgnlib.fingerprint`)."""
+    return fingerprint.code_fingerprint(fingerprint.package_root(), GENERATOR_CODE)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ evaluation, model files, distributed and parallel execution.
 - ``train``: the training loop; ``evaluate``: predictions and metrics; ``targets``: coarse-mesh targets per sample.
 - ``artifacts``: a trained model as one self-contained file; ``distributed``: DDP under ``torchrun``.
 """
-from .config import CODE_VERSION, ExperimentConfig
+from .config import ExperimentConfig
 from .runs import RunResult, cached_result, load_result, run_dir, run_experiment, run_seeds, seed_spread
 
-__all__ = ["CODE_VERSION", "ExperimentConfig", "RunResult", "cached_result", "load_result", "run_dir",
+__all__ = ["ExperimentConfig", "RunResult", "cached_result", "load_result", "run_dir",
            "run_experiment", "run_seeds", "seed_spread"]

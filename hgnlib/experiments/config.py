@@ -5,15 +5,12 @@ import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, fields, replace
-from pathlib import Path
 from typing import Any
 
+from .. import fingerprint
 from ..models.registry import CONFIGS, get_config
 from ..profiles import PROFILES, Recipe, get_profile
 
-#: Bump to retrain every cached run; changes to the code that computes results change the key anyway
-#: (:func:`code_fingerprint`).
-CODE_VERSION = "2"
 #: The modules whose code determines a run's numbers (relative to the package).
 RESULT_CODE = ("models", "graphs", "body/anny.py", "data/dataset.py", "data/h36m.py", "data/pseudo_gt.py",
                "fitting.py", "losses.py", "metrics.py", "cameras.py", "skeleton.py", "experiments/train.py",
@@ -26,14 +23,9 @@ MESH_OUTPUTS = ("mesh_c1", "mesh_c")
 
 @functools.lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """A hash of the source of :data:`RESULT_CODE`: editing any of it gives every run a new key."""
-    root = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256()
-    for name in RESULT_CODE:
-        path = root / name
-        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
-            digest.update(file.relative_to(root).as_posix().encode() + file.read_bytes())
-    return digest.hexdigest()[:16]
+    """The meaning of :data:`RESULT_CODE` (:mod:`hgnlib.fingerprint`): a change to what any of it computes gives
+    every run a new key; docstrings, comments and formatting do not."""
+    return fingerprint.code_fingerprint(fingerprint.package_root(), RESULT_CODE)
 
 
 @dataclass(frozen=True)
@@ -113,9 +105,8 @@ class ExperimentConfig:
 
     def key(self, data_fingerprint: str) -> str:
         """Short hash of everything that determines the results: this configuration, the model's definition, the
-        profile (data size, strides, recipe), the data's fingerprint, the code (:func:`code_fingerprint`) and
-        :data:`CODE_VERSION`."""
+        profile (data size, strides, recipe), the data's fingerprint and the code (:func:`code_fingerprint`)."""
         payload = {"config": self.to_dict(), "model": asdict(get_config(self.model)),
                    "profile": get_profile(self.profile).to_dict(), "recipe": self.recipe.to_dict(),
-                   "data": data_fingerprint, "code": [CODE_VERSION, code_fingerprint()]}
+                   "data": data_fingerprint, "code": code_fingerprint()}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,29 +1,46 @@
-"""Independent runs in parallel worker processes (``hgn reproduce --jobs N``).
+"""Many independent runs: worker processes on this machine, or one cluster job per run (``hgn reproduce --jobs N
+--executor ...``).
 
-Small graph networks use a few cores poorly, so on a CPU N single-threaded workers train more samples per second
-than one N-threaded process (measured in notebook 03). The shared inputs (datasets, graphs, pseudo-ground
-truth) are made first, in this process, so that no two workers compute the same cache; then each worker trains
-its runs with ``cores // N`` threads; the longest runs start first. Results land in the cache; a run that is
-already there is not retrained. The runs of one worker are deterministic like any run (a run's numbers depend on
-the thread count it trained with, which its ``metrics.json`` records).
+- ``processes`` (default): N worker processes here. Small graph networks use a few cores poorly, so on a CPU N
+  single-threaded workers train more samples per second than one N-threaded process (measured in notebook 03); on a
+  GPU the N workers share the device (``device="cuda"``), which keeps it busy while each process waits on its small
+  kernels.
+- ``slurm``: one Slurm job per run through ``submitit`` (parameters such as ``timeout_min``, ``gpus_per_node`` or
+  ``slurm_partition`` from ``executor_params``); the cache folder must be on a file system the nodes share.
+- ``submitit-local``: the same jobs as local processes through submitit (what the tests use; a workstation can too).
+
+The shared inputs (datasets, graphs, pseudo-ground truth) are made first, in this process, so that no two runs
+compute the same cache; the longest runs start first; a run already in the cache is not retrained and an
+interrupted one continues from its last checkpoint, so an interrupted suite resumes where it stopped. One progress
+bar follows the whole suite: the training steps done (read from each run's history, so it works for cluster jobs
+too), weighted by each run's cost, with the time left.
 """
 from __future__ import annotations
 
 import concurrent.futures as futures
+import json
 import multiprocessing
 import os
-from typing import Callable
+import time
+from pathlib import Path
+from typing import Any, Callable
 
 import torch
 from tqdm import tqdm
 
+from ..errors import HGNError
 from ..models.registry import get_config
 from .config import ExperimentConfig
-from .runs import cached_result, prepare, run_experiment
+from .runs import METRICS_FILE, cached_result, load_data, prepare, run_dir, run_experiment
+from .train import HISTORY, batches
+
+EXECUTORS = ("processes", "slurm", "submitit-local")
+#: Seconds between two looks at the runs' progress.
+POLL_SECONDS = 2.0
 
 
 def cost_estimate(config: ExperimentConfig) -> float:
-    """A rough relative cost of a run: nodes x blocks x channels^2 of its graph branches (for ordering only)."""
+    """A rough relative cost of one training step: nodes x blocks x channels^2 of the graph branches."""
     from ..models.hgn import SKELETON
     from ..models.registry import HGN_SPECS
 
@@ -38,38 +55,133 @@ def cost_estimate(config: ExperimentConfig) -> float:
     return work * model.channels ** 2 * (2 if config.flip_test else 1)
 
 
+def total_steps(config: ExperimentConfig) -> int:
+    """The optimiser steps of a whole run (epochs x batches per epoch)."""
+    recipe = config.recipe
+    _, train, _ = load_data(config)
+    return recipe.epochs * len(batches(torch.arange(len(train)), recipe.batch_size, 2))
+
+
+def steps_done(folder: Path, total: int) -> int:
+    """The steps a run has trained so far, from its folder: all when finished, else its last history entry."""
+    if (folder / METRICS_FILE).exists():
+        return total
+    try:
+        history = json.loads((folder / HISTORY).read_text())
+    except (OSError, ValueError):
+        return 0
+    return min(total, history[-1]["step"]) if history else 0
+
+
+class SuiteProgress:
+    """One bar for a suite of runs: cost-weighted training steps done, with the time left."""
+
+    def __init__(self, configs: list[ExperimentConfig], enabled: bool = True):
+        self.runs = [(run_dir(c), total_steps(c), cost_estimate(c)) for c in configs]
+        total = sum(steps * cost for _, steps, cost in self.runs)
+        self.scale = 100.0 / total if total else 0.0
+        self.bar = tqdm(total=100.0, initial=self.done(), desc=f"suite ({len(configs)} runs)", disable=not enabled,
+                        bar_format="{l_bar}{bar}| {n:.1f}% [{elapsed}<{remaining}]", smoothing=0.0)
+
+    def done(self) -> float:
+        """Percent of the suite's weighted steps done."""
+        return self.scale * sum(steps_done(folder, steps) * cost for folder, steps, cost in self.runs)
+
+    def refresh(self, note: str | None = None) -> None:
+        self.bar.update(self.done() - self.bar.n)
+        if note:
+            self.bar.set_postfix_str(note)
+
+    def close(self) -> None:
+        self.refresh()
+        self.bar.close()
+
+
 def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _train_one(config: ExperimentConfig) -> str:
-    return run_experiment(config, progress=False).key
+def _train_one(config: ExperimentConfig, device: str | None = None, threads: int | None = None) -> str:
+    if threads:
+        torch.set_num_threads(threads)
+    return run_experiment(config, progress=False, device=device).key
+
+
+def _submitit_executor(kind: str, folder: Path, params: dict[str, Any]):
+    try:
+        import submitit
+    except ImportError:
+        raise HGNError(f"the '{kind}' executor needs submitit: pip install submitit") from None
+    executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm" if kind == "slurm" else "local")
+    executor.update_parameters(**params)
+    return executor
 
 
 def run_many(configs: list[ExperimentConfig], jobs: int = 1, log: Callable[[str], None] = print,
-             progress: bool = True) -> None:
-    """Train every configuration not yet in the cache, ``jobs`` at a time."""
-    todo = list({c: None for c in configs if cached_result(c) is None})
+             progress: bool = True, device: str | None = None, executor: str = "processes",
+             executor_params: dict[str, Any] | None = None) -> None:
+    """Train every configuration not yet in the cache, ``jobs`` at a time (see the module doc)."""
+    if executor not in EXECUTORS:
+        raise HGNError(f"unknown executor {executor!r}; choose one of {EXECUTORS}")
+    configs = list(dict.fromkeys(configs))
+    todo = [c for c in configs if cached_result(c) is None]
     if not todo:
         return
     for config in tqdm({(c.data, c.source_2d, c.profile, c.padded, c.mesh_outputs, c.lambda_m > 0): c
                         for c in todo}.values(), desc="shared inputs", disable=not progress):
         prepare(config)
-    todo.sort(key=cost_estimate, reverse=True)
-    threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
-    log(f"training {len(todo)} runs in {jobs} worker process(es) of {threads} thread(s)")
-    if jobs <= 1:
-        for config in tqdm(todo, desc="runs", disable=not progress):
-            run_experiment(config, progress=False)
-        return
+    todo.sort(key=lambda c: cost_estimate(c) * total_steps(c), reverse=True)
+    bar = SuiteProgress(configs, enabled=progress)
+    try:
+        if executor != "processes":
+            _run_submitit(todo, executor, executor_params or {}, device, bar, log)
+        elif jobs <= 1:
+            log(f"training {len(todo)} runs in this process")
+            for config in todo:
+                bar.refresh(config.label)
+                run_experiment(config, progress=False, device=device)
+        else:
+            _run_pool(todo, jobs, device, bar, log)
+    finally:
+        bar.close()
+
+
+def _run_pool(todo: list[ExperimentConfig], jobs: int, device: str | None, bar: SuiteProgress,
+              log: Callable[[str], None]) -> None:
+    on_gpu = device is not None and str(device).startswith("cuda")
+    threads = 1 if on_gpu else max(1, (os.cpu_count() or 1) // jobs)
+    log(f"training {len(todo)} runs in {jobs} worker processes of {threads} thread(s)"
+        + (f", sharing {device}" if on_gpu else ""))
     context = multiprocessing.get_context("spawn")
     with futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
                                      initargs=(threads,)) as pool:
-        pending = {pool.submit(_train_one, c): c for c in todo}
-        with tqdm(total=len(pending), desc="runs", disable=not progress) as bar:
-            for done in futures.as_completed(pending):
-                if done.exception() is not None:  # stop here; the finished runs stay cached
+        pending = {pool.submit(_train_one, c, device): c for c in todo}
+        while pending:
+            finished, _ = futures.wait(pending, timeout=POLL_SECONDS, return_when=futures.FIRST_COMPLETED)
+            for done in finished:
+                config = pending.pop(done)
+                if done.exception() is not None:  # stop here; finished runs stay cached, running ones checkpointed
                     pool.shutdown(wait=True, cancel_futures=True)
-                    raise RuntimeError(f"training {pending[done].label} failed") from done.exception()
-                bar.update(1)
-                bar.set_postfix_str(pending[done].label)
+                    raise RuntimeError(f"training {config.label} failed") from done.exception()
+                bar.refresh(config.label)
+            bar.refresh()
+
+
+def _run_submitit(todo: list[ExperimentConfig], kind: str, params: dict[str, Any], device: str | None,
+                  bar: SuiteProgress, log: Callable[[str], None]) -> None:
+    from .. import paths
+
+    executor = _submitit_executor(kind, paths.cache_dir() / "submitit", params)
+    jobs = [(executor.submit(_train_one, c, device, 1 if kind == "submitit-local" else None), c) for c in todo]
+    log(f"submitted {len(jobs)} {kind} jobs (logs in {paths.cache_dir() / 'submitit'})")
+    while jobs:
+        for job, config in [j for j in jobs if j[0].done()]:
+            jobs.remove((job, config))
+            try:
+                job.result()
+            except Exception as exc:
+                raise RuntimeError(f"training {config.label} failed in job {job.job_id}: {exc}") from None
+            bar.refresh(config.label)
+        bar.refresh()
+        if jobs:
+            time.sleep(POLL_SECONDS)

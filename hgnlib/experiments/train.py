@@ -25,6 +25,7 @@ from ..data.dataset import PoseData, flip_batch
 from ..fileio import atomic_path, save_json
 from ..losses import LossWeights, hgn_loss
 from ..models.graph import Graph
+from ..models.initialisation import initialise
 from ..models.registry import build_model, output_layers
 from ..profiles import Recipe
 from .config import ExperimentConfig
@@ -84,6 +85,7 @@ def train_model(config: ExperimentConfig, graphs: dict[str, Graph] | None, data:
     device = data.train.inputs.device
     torch.manual_seed(config.seed)
     model = build_model(config.model, graphs)
+    initialise(model, recipe.init)
     scale_output_init(model, recipe.output_init_scale)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr, foreach=True)
@@ -109,7 +111,8 @@ def train_model(config: ExperimentConfig, graphs: dict[str, Graph] | None, data:
     net = ctx.wrap(model)
     if recipe.compile:
         net = torch.compile(net)
-    weights = LossWeights(pose=1.0, mesh=config.lambda_m)
+    weights = LossWeights(pose=recipe.pose_weight, mesh=config.lambda_m,
+                          reduction="sum" if recipe.loss == "paper" else "mse")
     eval_points = {round(k * steps / recipe.evals_per_epoch) for k in range(1, recipe.evals_per_epoch + 1)}
     bar = tqdm(total=recipe.epochs * steps, initial=start_epoch * steps, desc=f"train {config.label}", unit="step",
                disable=not (progress and ctx.is_main), smoothing=0.05)
@@ -119,7 +122,7 @@ def train_model(config: ExperimentConfig, graphs: dict[str, Graph] | None, data:
         net.train()
         order = torch.randperm(n, generator=generator)
         flipped = (torch.rand(n, generator=generator) < 0.5).to(device) if config.flip_train else None
-        total, count = 0.0, 0
+        total, count = torch.zeros((), device=device), 0  # summed on the device, read at validation points
         for b, index in enumerate(batches(order, recipe.batch_size, 2 * ctx.world_size), start=1):
             index = ctx.shard(index).to(device)
             x, y = data.train.inputs[index], data.train.targets[index]
@@ -139,13 +142,13 @@ def train_model(config: ExperimentConfig, graphs: dict[str, Graph] | None, data:
             optimizer.step()
             lr = scheduler.get_last_lr()[0]
             scheduler.step()
-            total, count = total + float(loss.detach()), count + 1
+            total, count = total + loss.detach(), count + 1
             bar.update(1)
             if b in eval_points and ctx.is_main:
                 val, _ = evaluate(model, data.validation, config.flip_test, summary_only=True)
                 history.append({"epoch": round(epoch + b / steps, 4), "step": epoch * steps + b,
-                                "loss": total / count, "lr": lr, **val})
-                total, count = 0.0, 0
+                                "loss": float(total) / count, "lr": lr, **val})
+                total, count = torch.zeros((), device=device), 0
                 bar.set_postfix(loss=f"{history[-1]['loss']:.4f}", val_mpjpe=f"{val['mpjpe']:.1f}")
         seconds += time.perf_counter() - started
         if ctx.is_main:

@@ -1,0 +1,89 @@
+"""The convergence study: how many steps each model needs before its validation error plateaus.
+
+The ``standard`` profile's models are trained far longer than the profile's own epochs (``hgn converge``), validating
+often; :func:`plateau_step` reads each learning curve and :func:`study_summary` gathers the curves, the plateau of
+every run and the data and recipe they come from into one JSON file (``reports/convergence/``), which notebook 03
+plots. The learning rate schedule is counted in epochs, so the first epochs of a long run are exactly a run of
+fewer epochs: the plateau step read here is the training length a profile can adopt.
+
+Plateau: the first validated step S from which on, at every later validated step too, the best error so far improved
+by less than ``tolerance`` (2 %) over the last quarter of the steps (from 0.75 S to S).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..fileio import save_json
+from ..profiles import get_profile
+from .config import ExperimentConfig
+from .runs import run_dir
+from .train import HISTORY
+
+#: The models whose learning curves set the standard profile's length (the suite's largest and its baseline).
+STUDY_MODELS = ("hgn-128", "semgcn-128")
+PLATEAU_TOLERANCE = 0.02
+
+
+def study_configs(models: tuple[str, ...] = STUDY_MODELS, seeds: tuple[int, ...] = (0, 1), epochs: int = 60,
+                  profile: str = "standard", evals_per_epoch: int = 8) -> list[ExperimentConfig]:
+    """The long runs of the study: ``profile``'s data and recipe with ``epochs`` epochs and frequent validation."""
+    overrides = (("epochs", epochs), ("evals_per_epoch", evals_per_epoch))
+    return [ExperimentConfig(m, profile=profile, seed=s, overrides=overrides) for m in models for s in seeds]
+
+
+def best_so_far(values: list[float]) -> list[float]:
+    """The running minimum of a curve."""
+    out, best = [], float("inf")
+    for v in values:
+        best = min(best, v)
+        out.append(best)
+    return out
+
+
+def plateau_step(steps: list[int], errors: list[float], tolerance: float = PLATEAU_TOLERANCE) -> int | None:
+    """The first validated step from which on the best error improves by less than ``tolerance`` over the last
+    quarter of the steps (see the module doc); None when the curve has not plateaued."""
+    if len(steps) != len(errors):
+        raise ValueError(f"{len(steps)} steps but {len(errors)} errors")
+    best = best_so_far(errors)
+
+    def flat(i: int) -> bool:
+        earlier = [k for k in range(i + 1) if steps[k] <= 0.75 * steps[i]]
+        return bool(earlier) and best[earlier[-1]] - best[i] < tolerance * best[earlier[-1]]
+
+    found = None
+    for i in range(len(steps)):
+        found = (found if found is not None else steps[i]) if flat(i) else None
+    return found
+
+
+def read_curve(config: ExperimentConfig) -> list[dict]:
+    """The validation history of a run so far (finished or still training; empty when it has not started)."""
+    path = run_dir(config) / HISTORY
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def study_summary(configs: list[ExperimentConfig], tolerance: float = PLATEAU_TOLERANCE) -> dict:
+    """The curves and plateaus of the study's runs, with the data, profile and recipe they come from."""
+    runs = []
+    for config in configs:
+        curve = read_curve(config)
+        steps = [h["step"] for h in curve]
+        errors = [h["mpjpe"] for h in curve]
+        runs.append({"model": config.model, "seed": config.seed, "label": config.label,
+                     "epochs_planned": config.recipe.epochs, "steps": steps, "mpjpe": errors,
+                     "pa_mpjpe": [h["pa_mpjpe"] for h in curve], "lr": [h["lr"] for h in curve],
+                     "loss": [h["loss"] for h in curve],
+                     "plateau_step": plateau_step(steps, errors, tolerance) if curve else None})
+    profile = get_profile(configs[0].profile)
+    return {"data": configs[0].data, "profile": profile.name, "train_stride": profile.train_stride,
+            "test_stride": profile.test_stride, "recipe": configs[0].recipe.to_dict(), "tolerance": tolerance,
+            "runs": runs}
+
+
+def write_summary(configs: list[ExperimentConfig], out: str | Path) -> dict:
+    """:func:`study_summary` written (atomically) as JSON to ``out``."""
+    summary = study_summary(configs)
+    save_json(Path(out), summary)
+    return summary

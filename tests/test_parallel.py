@@ -1,0 +1,118 @@
+"""Suites of runs: resuming after a kill without redoing finished runs, the suite's progress, submitit jobs, and the
+convergence study's plateau."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from hgnlib import paths, profiles
+from hgnlib.experiments import ExperimentConfig, cached_result, run_experiment
+from hgnlib.experiments import parallel
+from hgnlib.experiments import train as train_module
+from hgnlib.experiments.convergence import plateau_step, study_summary
+from hgnlib.experiments.runs import METRICS_FILE, run_dir
+from hgnlib.experiments.train import CHECKPOINT
+
+
+#: Smaller smoke runs (as overrides, so that child processes train the same configuration).
+SMALL = (("evals_per_epoch", 1), ("prediction_samples", 16), ("train_limit", 256), ("val_samples", 64))
+
+
+def small(model: str, seed: int = 0, *overrides, **fields) -> ExperimentConfig:
+    return ExperimentConfig(model, profile="smoke", seed=seed, overrides=(*SMALL, *overrides), **fields)
+
+
+@pytest.fixture
+def suite_cache(tmp_path, monkeypatch, smoke_dataset):
+    """An empty cache whose smoke dataset is the session's (no regeneration)."""
+    monkeypatch.setenv("HGN_DATA_DIR", str(tmp_path))
+    paths.embedded_dir(profiles.PROFILES["smoke"].synth_size).symlink_to(smoke_dataset[0], target_is_directory=True)
+    return tmp_path
+
+
+def test_plateau_is_where_the_last_quarter_stops_improving():
+    steps = [100, 200, 400, 800, 1600, 3200, 6400]
+    # falls fast, then by 1 % per doubling from step 1600 on: flat (< 2 % over the last quarter) from there
+    errors = [200.0, 150.0, 110.0, 100.0, 99.0, 98.0, 97.1]
+    assert plateau_step(steps, errors) == 1600
+    # a temporary flat stretch followed by a new drop is not a plateau
+    assert plateau_step(steps, [200.0, 150.0, 149.0, 148.0, 120.0, 119.5, 119.0]) == 3200
+    assert plateau_step(steps, [200.0, 180.0, 160.0, 140.0, 120.0, 100.0, 80.0]) is None
+    # a worse validation point does not count as progress or as a plateau's end (best so far)
+    assert plateau_step(steps, [200.0, 150.0, 110.0, 100.0, 130.0, 99.5, 99.0]) == 1600
+    with pytest.raises(ValueError):
+        plateau_step([1, 2], [1.0])
+
+
+def _kill_after_first_checkpoint(config: ExperimentConfig, env: dict) -> None:
+    """Train ``config`` in a child process and SIGKILL it once its first checkpoint is on disk."""
+    code = ("import sys, json; from hgnlib.experiments import ExperimentConfig, run_experiment; "
+            "d = json.loads(sys.argv[1]); d['overrides'] = tuple(map(tuple, d['overrides'])); "
+            "run_experiment(ExperimentConfig(**d), progress=False)")
+    child = subprocess.Popen([sys.executable, "-c", code, json.dumps(config.to_dict())], env=env,
+                             start_new_session=True)
+    checkpoint = run_dir(config) / CHECKPOINT
+    deadline = time.time() + 300
+    while not checkpoint.exists() and child.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+    assert checkpoint.exists() and not (run_dir(config) / METRICS_FILE).exists(), "the child was not interrupted"
+
+
+def test_a_killed_suite_resumes_without_redoing_finished_runs(suite_cache, monkeypatch):
+    finished = small("semgcn-128", 0)
+    killed = small("semgcn-128", 1, ("epochs", 40))
+    run_experiment(finished, progress=False)
+    stamp = (run_dir(finished) / METRICS_FILE).stat().st_mtime_ns
+    _kill_after_first_checkpoint(killed, {**os.environ, "OMP_NUM_THREADS": "1"})
+    import torch
+    epochs_before = torch.load(run_dir(killed) / CHECKPOINT, weights_only=True)["epoch"]
+
+    saved = []
+    real_save = train_module.save_checkpoint
+    monkeypatch.setattr(train_module, "save_checkpoint", lambda path, state: (saved.append(state["epoch"]),
+                                                                              real_save(path, state)))
+    parallel.run_many([finished, killed], jobs=1, progress=False, log=lambda _: None)
+    assert (run_dir(finished) / METRICS_FILE).stat().st_mtime_ns == stamp  # not retrained
+    assert saved == list(range(epochs_before + 1, 41))  # continued from the checkpoint, not from scratch
+    assert cached_result(killed).history[-1]["epoch"] == 40
+
+
+def test_suite_progress_counts_weighted_steps(suite_cache):
+    cheap, costly = small("semgcn-128"), small("hgn-64", lambda_m=0.0)
+    progress = parallel.SuiteProgress([cheap, costly], enabled=False)
+    assert progress.done() == 0
+    run_experiment(cheap, progress=False)
+    share = parallel.cost_estimate(cheap) / (parallel.cost_estimate(cheap) + parallel.cost_estimate(costly))
+    assert progress.done() == pytest.approx(100 * share)  # same steps per run: the cost weights split the bar
+    progress.close()
+
+
+def test_submitit_local_executor_trains_a_suite(suite_cache):
+    pytest.importorskip("submitit")
+    config = small("semgcn-128", 3)
+    parallel.run_many([config], progress=False, executor="submitit-local", executor_params={"timeout_min": 10},
+                      log=lambda _: None)
+    result = cached_result(config)
+    assert result is not None and result.metrics["mpjpe"] > 0
+
+
+def test_unknown_executor_is_refused(suite_cache):
+    from hgnlib.errors import HGNError
+
+    with pytest.raises(HGNError, match="executor"):
+        parallel.run_many([small("semgcn-128")], executor="kubernetes")
+
+
+def test_study_summary_reads_runs_in_progress(suite_cache):
+    config = ExperimentConfig("semgcn-128", profile="smoke", overrides=(("epochs", 3), ("evals_per_epoch", 2),
+                                                                        ("train_limit", 256), ("val_samples", 64)))
+    assert study_summary([config])["runs"][0]["steps"] == []
+    run_experiment(config, progress=False)
+    run = study_summary([config])["runs"][0]
+    assert len(run["steps"]) == 6 and run["steps"] == sorted(run["steps"]) and len(run["mpjpe"]) == 6
