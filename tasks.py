@@ -5,6 +5,9 @@
     python3 tasks.py test        # the test suite: pytest, plus nbval over the stored notebooks
 
 Both create the virtual environment ``.venv`` on first use (or reuse it) and install the project into it.
+On a machine with an NVIDIA GPU, ``python3 tasks.py reproduce-gpu`` is the one prepared GPU script: it installs, checks
+that torch sees the GPU, benchmarks (``reports/bench/bench-cuda.json``) and runs the ``standard`` profile's suite with
+``HGN_GPU_JOBS`` (default 4) worker processes sharing the GPU, writing ``reports/embedded-standard/``.
 For maintainers, ``python3 tasks.py notebooks [GLOB]`` re-executes the notebooks in place with their default
 (smoke) parameters after removing the cached smoke-profile runs, so that every run trains inside the notebook as in
 the test command's nbval run: it refreshes the stored outputs that nbval compares against.
@@ -51,8 +54,28 @@ def ensure_env() -> None:
     stamp.write_text(stamp_text)
 
 
+def reproduce_gpu(env: dict, rest: list[str]) -> int:
+    """Benchmark on the GPU, then train and report the standard profile's suite with workers sharing the GPU."""
+    check = subprocess.run([str(_bin("python")), "-c", "import torch; print(torch.cuda.is_available())"],
+                           cwd=ROOT, env=env, capture_output=True, text=True)
+    if check.stdout.strip() != "True":
+        print("reproduce-gpu: torch sees no CUDA device here (a CPU build of torch, or no GPU). Set HGN_TORCH (and "
+              "PIP_INDEX_URL) to a CUDA build before the first run, or use `python3 tasks.py reproduce` on CPU.",
+              file=sys.stderr)
+        return 2
+    jobs = os.environ.get("HGN_GPU_JOBS", "4")
+    steps = [[str(_bin("hgn")), "bench", "--device", "cuda", "--suite", "standard", "--jobs", jobs],
+             [str(_bin("hgn")), "reproduce", "--data", "embedded", "--profile", "standard", "--device", "cuda",
+              "--jobs", jobs, *rest]]
+    for cmd in steps:
+        print("+", " ".join(cmd), flush=True)
+        if subprocess.run(cmd, cwd=ROOT, env=env).returncode:
+            return 1
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("reproduce", "test", "setup", "notebooks"):
+    if not argv or argv[0] not in ("reproduce", "reproduce-gpu", "test", "setup", "notebooks"):
         print(__doc__)
         return 2
     task, rest = argv[0], argv[1:]
@@ -74,6 +97,8 @@ def main(argv: list[str]) -> int:
             if subprocess.run(cmd, cwd=ROOT, env=env).returncode:
                 return 1
         return 0
+    if task == "reproduce-gpu":
+        return reproduce_gpu(env, rest)
     if task == "reproduce":
         cmd = [str(_bin("hgn")), "reproduce", "--data", "embedded", "--profile", "quick", *rest]
     else:

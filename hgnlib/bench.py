@@ -452,6 +452,48 @@ def epoch_section(graphs: Mapping | None, device: torch.device, compile: bool, a
     return section
 
 
+# --- a profile's whole suite ----------------------------------------------------------------------------------
+
+#: The goal of the standard profile's suite on one GPU.
+SUITE_GOAL = {"description": "every run of the standard profile's suite, on one H100/H200-class GPU",
+              "profile": "standard", "device": "cuda", "max_seconds": 600.0}
+
+
+def suite_section(profile: str, device: torch.device, graphs: Mapping | None, jobs: int, iters: int, warmup: int,
+                  repeats: int, seed: int, progress: Callable[[str], None]) -> dict:
+    """The projected training time of ``profile``'s whole suite on ``device``: for every run, its steps times the
+    measured step time (batch 64, eager, the recipe's autocast) of its model; summed for one process, and divided by
+    ``jobs`` as the ideal bound for that many workers sharing the device (``hgn reproduce`` measures the real one)."""
+    from .experiments.parallel import total_steps
+    from .experiments.suite import all_configs
+    from .models.registry import build_model
+    from .profiles import get_profile
+
+    recipe = get_profile(profile).recipe
+    cast = (lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)) if recipe.amp else None
+    configs = all_configs("embedded", profile)
+    step_seconds: dict[str, float] = {}
+    for name in dict.fromkeys(c.model for c in configs):
+        progress(f"suite: {name}")
+        torch.manual_seed(seed)
+        model = build_model(name, graphs).to(device)
+        x, targets = random_batch(model, recipe.batch_size, device, seed)
+        optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+        params = [p for p in model.parameters() if p.requires_grad]
+        step = time_per_call(lambda: train_once(model, params, optimizer, x, targets, cast), iters, warmup, repeats,
+                             device)
+        step_seconds[name] = step["seconds"]
+    runs = [{"run": c.label, "steps": total_steps(c), "step_s": step_seconds[c.model]} for c in configs]
+    one_process = sum(r["steps"] * r["step_s"] for r in runs)
+    projected = one_process / max(1, jobs)
+    goal = {**SUITE_GOAL, "projected_seconds": projected,
+            "met": projected <= SUITE_GOAL["max_seconds"] if (device.type, profile) == ("cuda", "standard") else None}
+    return {"profile": profile, "runs": runs, "step_seconds": step_seconds, "one_process_seconds": one_process,
+            "jobs": jobs, "projected_seconds": projected, "goal": goal,
+            "note": "projection: steps x measured step time (no validation, evaluation or data preparation); "
+                    "divided by the workers as if they shared the device perfectly"}
+
+
 # --- the whole benchmark --------------------------------------------------------------------------------------
 
 
@@ -484,12 +526,13 @@ def run_bench(models: Sequence[str] = DEFAULT_MODELS, batch_sizes: Sequence[int]
               warmup: int = 3, repeats: int = 3, ref_iters: int = 2, threads: int | None = None,
               compile: bool = False, amp: bool = False, epoch_steps: int | None = None, padded: bool = False,
               graphs: Mapping | None = None, reference: bool = True, progress: bool = True, seed: int = 0,
-              latency: bool = True) -> dict:
+              latency: bool = True, suite: str | None = None, jobs: int = 1) -> dict:
     """Measure (see the module doc), write the JSON to ``out`` (default :func:`default_out`) and return it.
 
     ``graphs``: mesh graphs to use instead of the anny hierarchy (tests); ``reference``: also time the references;
     ``latency``: also the per-frame CPU inference latency of the first model with PyTorch and ONNX Runtime
-    (:func:`deployment_latency`).
+    (:func:`deployment_latency`); ``suite``: also the projected training time of that profile's whole suite with
+    ``jobs`` workers (:func:`suite_section`).
     """
     from tqdm.auto import tqdm
 
@@ -507,7 +550,7 @@ def run_bench(models: Sequence[str] = DEFAULT_MODELS, batch_sizes: Sequence[int]
     device = resolve_device(device)
     out = Path(out) if out else default_out(device)
     if graphs is None:
-        graphs = load_graphs(models + (["hgn-128"] if device.type == "cuda" else []), padded)
+        graphs = load_graphs(models + (["hgn-128"] if device.type == "cuda" or suite else []), padded)
     nodes = {k: int(v[0].shape[0]) if isinstance(v, tuple) else int(v.num_nodes) for k, v in (graphs or {}).items()}
     result: dict = {
         "machine": machine_info(device),
@@ -535,6 +578,8 @@ def run_bench(models: Sequence[str] = DEFAULT_MODELS, batch_sizes: Sequence[int]
             bar.update(1)
         result["models"][name] = entry
     result["epoch"] = epoch_section(graphs, device, compile, amp, epoch_steps, bar.set_description)
+    if suite:
+        result["suite"] = suite_section(suite, device, graphs, jobs, iters, warmup, repeats, seed, bar.set_description)
     if latency:
         bar.set_description(f"{models[0]} latency")
         result["deployment_latency"] = deployment_latency(models[0], graphs, seed)
@@ -603,4 +648,10 @@ def summary_lines(result: Mapping) -> list[str]:
         if g["met"] is not None:
             lines.append(f"epoch goal (< {g['max_seconds']:.0f} s): {g['best_seconds']:.1f} s ({g['best_variant']})"
                          f" -> {'met' if g['met'] else 'NOT met'}")
+    if "suite" in result:
+        su = result["suite"]
+        lines.append(f"suite '{su['profile']}' ({len(su['runs'])} runs): projected {su['one_process_seconds'] / 60:.1f} "
+                     f"min in one process, {su['projected_seconds'] / 60:.1f} min with {su['jobs']} workers"
+                     + ("" if su["goal"]["met"] is None else
+                        f" -> goal (<= {su['goal']['max_seconds'] / 60:.0f} min) {'met' if su['goal']['met'] else 'NOT met'}"))
     return lines

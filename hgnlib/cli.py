@@ -286,7 +286,8 @@ def cmd_bench(args) -> int:
     result = run_bench(models=args.models, batch_sizes=args.batch_sizes, device=args.device, out=args.out,
                        iters=args.iters, warmup=args.warmup, repeats=args.repeats, ref_iters=args.ref_iters,
                        threads=args.threads, compile=args.compile, amp=args.amp, epoch_steps=args.epoch_steps,
-                       padded=args.padded, progress=not args.quiet, latency=not args.no_latency)
+                       padded=args.padded, progress=not args.quiet, latency=not args.no_latency, suite=args.suite,
+                       jobs=args.jobs)
     print("\n".join(summary_lines(result)))
     _print_table(table_rows(result))
     if "deployment_latency" in result:
@@ -438,6 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--epoch-steps", type=_bench_count,
                     help="CUDA epoch timing: time this many steps and scale to the epoch (default: the whole epoch)")
     be.add_argument("--padded", action="store_true", help="the mesh graphs with the authors' fake nodes")
+    be.add_argument("--suite", choices=sorted(PROFILES),
+                    help="also project the training time of this profile's whole suite on the device")
+    be.add_argument("--jobs", type=_positive_int, default=1, help="--suite: workers sharing the device (default 1)")
     be.add_argument("--quiet", action="store_true", help="no progress bar")
     be.set_defaults(func=cmd_bench)
 

@@ -87,3 +87,22 @@ def draw_graph_3d(ax, points: np.ndarray, adjacency, color: str = "tab:orange", 
     segments = np.stack([xyz[coo.row[keep]], xyz[coo.col[keep]]], axis=1)
     ax.add_collection3d(Line3DCollection(segments, colors=color, linewidths=lw))
     ax.scatter(xyz[:, 0], xyz[:, 1], xyz[:, 2], s=node_size, color=color, depthshade=False)
+
+
+def plot_learning_curves(ax, summary: dict, metric: str = "mpjpe") -> None:
+    """Validation error against training steps (log-log) of every run of a convergence study
+    (:func:`hgnlib.experiments.convergence.study_summary`), one colour per model, the plateau steps marked."""
+    colors = {}
+    for run in summary["runs"]:
+        if not run["steps"]:
+            continue
+        color = colors.setdefault(run["model"], f"C{len(colors)}")
+        ax.plot(run["steps"], run[metric], color=color, lw=1.2, alpha=0.85,
+                label=f"{run['model']} seed {run['seed']}")
+        if run["plateau_step"] is not None:
+            ax.axvline(run["plateau_step"], color=color, ls=":", lw=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training steps (batch 64)")
+    ax.set_ylabel(f"validation {metric.upper().replace('_', '-')} (mm)")
+    ax.legend(fontsize=8)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .. import paths
 from ..fileio import save_json
 from ..profiles import get_profile
 from .config import ExperimentConfig
@@ -87,3 +88,33 @@ def write_summary(configs: list[ExperimentConfig], out: str | Path) -> dict:
     summary = study_summary(configs)
     save_json(Path(out), summary)
     return summary
+
+
+def study_path(data: str = "embedded", profile: str = "standard") -> Path:
+    """Where the study of ``profile`` on ``data`` is kept: ``reports/convergence/<data>-<profile>.json``."""
+    return paths.repo_root() / "reports" / "convergence" / f"{data}-{profile}.json"
+
+
+def load_study(data: str = "embedded", profile: str = "standard") -> dict | None:
+    """The stored study (None when it has not been run)."""
+    path = study_path(data, profile)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def plateau_rows(summary: dict) -> list[dict]:
+    """One row per run of a study: model, seed, steps trained, best and last validation MPJPE, plateau step, and
+    whether the profile's own training length reaches it."""
+    profile = get_profile(summary["profile"])
+    rows = []
+    for run in summary["runs"]:
+        per_epoch = summary["recipe"]["evals_per_epoch"]  # the last validation of the first epoch is its last step
+        profile_steps = (int(profile.recipe.epochs * run["steps"][per_epoch - 1]) if len(run["steps"]) >= per_epoch
+                         else None)
+        plateau = run["plateau_step"]
+        rows.append({"model": run["model"], "seed": run["seed"], "steps trained": run["steps"][-1] if run["steps"] else 0,
+                     "best MPJPE": min(run["mpjpe"]) if run["mpjpe"] else None,
+                     "last MPJPE": run["mpjpe"][-1] if run["mpjpe"] else None, "plateau step": plateau,
+                     f"{profile.name} profile steps": profile_steps,
+                     "profile reaches plateau": None if plateau is None or profile_steps is None
+                     else profile_steps >= plateau})
+    return rows

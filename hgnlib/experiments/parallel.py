@@ -13,7 +13,7 @@ The shared inputs (datasets, graphs, pseudo-ground truth) are made first, in thi
 compute the same cache; the longest runs start first; a run already in the cache is not retrained and an
 interrupted one continues from its last checkpoint, so an interrupted suite resumes where it stopped. One progress
 bar follows the whole suite: the training steps done (read from each run's history, so it works for cluster jobs
-too), weighted by each run's cost, with the time left.
+too, every few seconds), weighted by each run's cost, with the time left.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ import concurrent.futures as futures
 import json
 import multiprocessing
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -82,10 +83,19 @@ class SuiteProgress:
         self.scale = 100.0 / total if total else 0.0
         self.bar = tqdm(total=100.0, initial=self.done(), desc=f"suite ({len(configs)} runs)", disable=not enabled,
                         bar_format="{l_bar}{bar}| {n:.1f}% [{elapsed}<{remaining}]", smoothing=0.0)
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll, daemon=True)
+        if enabled:
+            self._poller.start()
 
     def done(self) -> float:
         """Percent of the suite's weighted steps done."""
         return self.scale * sum(steps_done(folder, steps) * cost for folder, steps, cost in self.runs)
+
+
+    def _poll(self) -> None:
+        while not self._stop.wait(POLL_SECONDS):
+            self.refresh()
 
     def refresh(self, note: str | None = None) -> None:
         self.bar.update(self.done() - self.bar.n)
@@ -93,6 +103,9 @@ class SuiteProgress:
             self.bar.set_postfix_str(note)
 
     def close(self) -> None:
+        self._stop.set()
+        if self._poller.is_alive():
+            self._poller.join()
         self.refresh()
         self.bar.close()
 
@@ -157,14 +170,13 @@ def _run_pool(todo: list[ExperimentConfig], jobs: int, device: str | None, bar: 
                                      initargs=(threads,)) as pool:
         pending = {pool.submit(_train_one, c, device): c for c in todo}
         while pending:
-            finished, _ = futures.wait(pending, timeout=POLL_SECONDS, return_when=futures.FIRST_COMPLETED)
+            finished, _ = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
             for done in finished:
                 config = pending.pop(done)
                 if done.exception() is not None:  # stop here; finished runs stay cached, running ones checkpointed
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise RuntimeError(f"training {config.label} failed") from done.exception()
                 bar.refresh(config.label)
-            bar.refresh()
 
 
 def _run_submitit(todo: list[ExperimentConfig], kind: str, params: dict[str, Any], device: str | None,
@@ -182,6 +194,5 @@ def _run_submitit(todo: list[ExperimentConfig], kind: str, params: dict[str, Any
             except Exception as exc:
                 raise RuntimeError(f"training {config.label} failed in job {job.job_id}: {exc}") from None
             bar.refresh(config.label)
-        bar.refresh()
         if jobs:
             time.sleep(POLL_SECONDS)

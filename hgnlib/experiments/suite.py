@@ -21,10 +21,14 @@ from importlib import resources
 from ..profiles import PAPER_RECIPE, get_profile
 from .config import ExperimentConfig
 
-#: The seeds of the runs whose spread is reported (HGN and SemGCN of Table 2), per profile.
-SPREAD_SEEDS: dict[str, tuple[int, ...]] = {"smoke": (0, 1), "quick": (0, 1, 2), "full": (0, 1, 2), "paper": (0,)}
-#: The experiments (their model configurations) whose seed-to-seed spread is measured.
+#: The seeds of the runs whose spread is reported, per profile.
+SPREAD_SEEDS: dict[str, tuple[int, ...]] = {"smoke": (0, 1), "quick": (0, 1, 2), "standard": (0, 1, 2),
+                                            "full": (0, 1, 2), "paper": (0,)}
+#: The experiments (their model configurations) whose seed-to-seed spread is measured in every profile (HGN and
+#: SemGCN of Table 2).
 SPREAD_MODELS = ("semgcn-128", "hgn-128")
+#: The profiles that train every row a paper claim rests on (:mod:`hgnlib.claims`) at all of their seeds.
+CLAIM_PROFILES = ("standard", "full", "paper")
 
 
 @dataclass(frozen=True)
@@ -80,25 +84,34 @@ def entries(table: str, data: str = "embedded", profile: str = "quick", seed: in
     if table == "train":
         rows = [Entry("train", "HGN", cfg("hgn-128"), {})]
         recipe, paper = get_profile(profile).recipe, PAPER_RECIPE
-        if (recipe.output_init_scale, recipe.lr) != (paper.output_init_scale, paper.lr):
-            # the short recipes' choices against the paper's, one at a time, on SemGCN
+        choices = [(name, label) for name, label in RECIPE_CHOICES if getattr(recipe, name) != getattr(paper, name)]
+        if choices:
+            # the profile's choices against the paper's reading, one at a time, on SemGCN
             rows.append(Entry("train", "SemGCN, this profile's recipe", cfg("semgcn-128"), {}))
-            for name, value, label in (("output_init_scale", paper.output_init_scale, "output init x1 (paper)"),
-                                       ("lr", paper.lr, "learning rate 1e-3 (paper)")):
-                if getattr(recipe, name) != value:
-                    rows.append(Entry("train", f"SemGCN, {label}", cfg("semgcn-128", overrides=((name, value),)), {}))
+            rows += [Entry("train", f"SemGCN, {label}", cfg("semgcn-128", overrides=((name, getattr(paper, name)),)),
+                           {}) for name, label in choices]
         return rows
     raise ValueError(f"unknown table {table!r}; choose one of {TABLES}")
 
+
+#: Recipe settings in which a profile may depart from the paper's reading, with the label of the paper's value.
+RECIPE_CHOICES = (("output_init_scale", "output init x1 (paper)"), ("lr", "learning rate 1e-3 (paper)"),
+                  ("init", "Xavier per weight matrix (paper's reading)"), ("loss", "Eq. 4 summed loss (paper)"))
 
 #: Every table and figure that trains runs, in notebook order.
 TABLES = ("train", "1", "2", "3", "4a", "4b", "figure3", "5", "7")
 
 
 def spread_configs(data: str = "embedded", profile: str = "quick") -> list[ExperimentConfig]:
-    """The extra-seed runs whose spread is reported (:data:`SPREAD_MODELS` at :data:`SPREAD_SEEDS`)."""
+    """The extra-seed runs whose spread is reported: :data:`SPREAD_MODELS`, and in :data:`CLAIM_PROFILES` every row
+    a paper claim compares, at :data:`SPREAD_SEEDS`."""
     base = {e.config.model: e.config for e in entries("2", data, profile)}
-    return [replace(base[m], seed=s) for m in SPREAD_MODELS for s in SPREAD_SEEDS[profile]]
+    configs = [base[m] for m in SPREAD_MODELS]
+    if profile in CLAIM_PROFILES:
+        from ..claims import claim_configs
+
+        configs += claim_configs(data, profile)
+    return [replace(c, seed=s) for c in dict.fromkeys(configs) for s in SPREAD_SEEDS[profile]]
 
 
 def all_configs(data: str = "embedded", profile: str = "quick") -> list[ExperimentConfig]:

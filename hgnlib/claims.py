@@ -1,0 +1,97 @@
+"""The paper's claims as orderings of two rows, judged on our runs against their seed-to-seed spread.
+
+Each :class:`Claim` says that one row of a table has a lower MPJPE than another (e.g. HGN beats HGN without the
+G_M^{C-1} branch). :func:`judge` reads both rows' runs over the seeds the profile trains (``hgn reproduce`` trains
+them; :func:`hgnlib.experiments.suite.spread_configs`) and gives a verdict:
+
+- ``holds``: ours orders the rows as the paper does, by more than the spread of the difference;
+- ``reversed``: ours orders them the other way, by more than that spread;
+- ``within spread``: the difference is smaller than the spread;
+- with a single seed on either side there is no spread: ``holds (1 seed)`` / ``reversed (1 seed)``.
+
+The spread of the difference of two runs is ``sqrt(s_a^2 + s_b^2)`` with the sample standard deviations of the two
+rows over their seeds.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+from .experiments.config import ExperimentConfig
+from .experiments.runs import cached_result
+from .experiments.suite import entries, spread_configs
+
+
+@dataclass(frozen=True)
+class Claim:
+    """``better`` (a row of ``table``, by label) has a lower MPJPE than ``worse``; ``text`` says what it shows."""
+
+    text: str
+    table: str
+    better: str
+    worse: str
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim("the mesh constraint helps (lambda_M = 0.01 vs 0)", "1", "lambda_M = 0.01", "lambda_M = 0"),
+    Claim("lambda_M = 0.01 beats a heavier mesh loss (0.1)", "1", "lambda_M = 0.01", "lambda_M = 0.1"),
+    Claim("the G_M^{C-1} branch helps", "2", "HGN", "HGN w/o G_M^{C-1}"),
+    Claim("the G_M^C branch helps", "2", "HGN", "HGN w/o G_M^C"),
+    Claim("HGN w/o G_M^C beats the SemGCN baseline", "2", "HGN w/o G_M^C", "SemGCN (Baseline)"),
+    Claim("HGN w/o G_M^{C-1} beats the SemGCN baseline", "2", "HGN w/o G_M^{C-1}", "SemGCN (Baseline)"),
+    Claim("HGN-64 beats GraphSH at fewer parameters", "4a", "Ours (64 ch.)", "GraphSH (64 ch.)"),
+    Claim("HGN-64 beats SeqRes at fewer parameters", "4a", "Ours (64 ch.)", "SeqRes (128 ch.)"),
+)
+
+VERDICTS = ("holds", "reversed", "within spread", "holds (1 seed)", "reversed (1 seed)", "not trained")
+
+
+def claim_configs(data: str, profile: str) -> list[ExperimentConfig]:
+    """The configurations (seed 0) of every row that a claim compares."""
+    configs = []
+    for claim in CLAIMS:
+        rows = {e.label: e.config for e in entries(claim.table, data, profile)}
+        for label in (claim.better, claim.worse):
+            if label not in rows:
+                raise KeyError(f"claim {claim.text!r}: table {claim.table} has no row {label!r}; rows: {sorted(rows)}")
+            configs.append(rows[label])
+    return list(dict.fromkeys(configs))
+
+
+def _seed_values(config: ExperimentConfig, seeds: dict[ExperimentConfig, set[int]]) -> list[float]:
+    values = []
+    for seed in sorted(seeds.get(config.with_seed(0), set()) | {config.seed}):
+        result = cached_result(config.with_seed(seed))
+        if result is not None:
+            values.append(result.metrics["mpjpe"])
+    return values
+
+
+def verdict(better: list[float], worse: list[float]) -> tuple[str, float | None, float | None]:
+    """(verdict, difference worse - better of the means, spread of that difference) of two rows' seed values."""
+    if not better or not worse:
+        return "not trained", None, None
+    gap = statistics.fmean(worse) - statistics.fmean(better)
+    if min(len(better), len(worse)) < 2:
+        return ("holds (1 seed)" if gap > 0 else "reversed (1 seed)"), gap, None
+    spread = math.hypot(statistics.stdev(better), statistics.stdev(worse))
+    return ("holds" if gap > spread else "reversed" if gap < -spread else "within spread"), gap, spread
+
+
+def judge(data: str = "embedded", profile: str = "quick") -> list[dict]:
+    """Every claim with the paper's difference, ours (mean over seeds), its spread, seed counts and the verdict,
+    from the runs in the cache (a claim whose runs are missing is 'not trained')."""
+    seeds: dict[ExperimentConfig, set[int]] = {}
+    for config in spread_configs(data, profile):
+        seeds.setdefault(config.with_seed(0), set()).add(config.seed)
+    out = []
+    for claim in CLAIMS:
+        rows = {e.label: e for e in entries(claim.table, data, profile)}
+        better, worse = rows[claim.better], rows[claim.worse]
+        ours_better, ours_worse = _seed_values(better.config, seeds), _seed_values(worse.config, seeds)
+        name, gap, spread = verdict(ours_better, ours_worse)
+        out.append({"claim": claim.text, "table": claim.table, "better": claim.better, "worse": claim.worse,
+                    "paper_gap": worse.paper.get("mpjpe") - better.paper.get("mpjpe"), "gap": gap, "spread": spread,
+                    "seeds": [len(ours_better), len(ours_worse)], "verdict": name})
+    return out
