@@ -14,10 +14,15 @@ rows over their seeds.
 """
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from dataclasses import dataclass
+from pathlib import Path
 
+import pandas as pd
+
+from . import paths
 from .experiments.config import ExperimentConfig
 from .experiments.runs import cached_result
 from .experiments.suite import entries, spread_configs
@@ -95,3 +100,37 @@ def judge(data: str = "embedded", profile: str = "quick") -> list[dict]:
                     "paper_gap": worse.paper.get("mpjpe") - better.paper.get("mpjpe"), "gap": gap, "spread": spread,
                     "seeds": [len(ours_better), len(ours_worse)], "verdict": name})
     return out
+
+
+#: The file of a report folder that records its profile's verdicts (``hgn reproduce`` writes it).
+CLAIMS_FILE = "claims.json"
+
+
+def recorded(data: str, profile: str, reports: str | Path | None = None) -> list[dict] | None:
+    """The verdicts recorded with the reports of ``profile`` (None when those reports have none)."""
+    folder = Path(reports) if reports else paths.repo_root() / "reports" / f"{data}-{profile}"
+    path = folder / CLAIMS_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _cell(row: dict) -> str:
+    if row["gap"] is None:
+        return row["verdict"]
+    spread = "" if row["spread"] is None else f" ± {row['spread']:.1f}"
+    return f"{row['gap']:+.1f}{spread} mm: {row['verdict']}"
+
+
+def claims_table(data: str, profile: str, others: tuple[str, ...] = ("quick", "standard")) -> pd.DataFrame:
+    """The claims with the paper's gap (worse minus better row, mm), ours in ``profile`` (gap ± spread: verdict) and
+    the verdicts of the ``others`` profiles as their reports recorded them ('no reports' when absent)."""
+    mine = judge(data, profile)
+    columns = {"claim": [r["claim"] for r in mine], "table": [r["table"] for r in mine],
+               "paper (Human3.6M)": [f"{r['paper_gap']:+.2f} mm" for r in mine],
+               f"ours, {profile} (seeds)": [f"{_cell(r)} ({'/'.join(map(str, r['seeds']))})" for r in mine]}
+    for other in others:
+        if other == profile:
+            continue
+        rows = recorded(data, other)
+        columns[f"ours, {other}"] = [_cell(r) for r in rows] if rows and len(rows) == len(mine) else \
+            ["no reports"] * len(mine)
+    return pd.DataFrame(columns).set_index("claim")

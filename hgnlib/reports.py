@@ -133,6 +133,9 @@ def reproduce(data: str = "embedded", profile: str = "quick", out_dir: str | Pat
                "total_seconds": round(total, 1), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "notebooks": [{k: d[k] for k in ("notebook", "title", "seconds")} for d in done],
                "provenance": made_from}
+    from .claims import CLAIMS_FILE, judge
+
+    save_json(out / CLAIMS_FILE, judge(data, profile))
     save_json(out / "run.json", summary)
     _write_index(out, summary, done)
     log(f"reports written to {out} in {total:.0f} s")

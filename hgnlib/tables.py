@@ -82,7 +82,7 @@ def per_action(results: dict[str, RunResult], metric: str = "mpjpe") -> pd.DataF
 
 def published(table: str) -> pd.DataFrame:
     """The per-action rows the paper lists for Table 5 or 6 (method, venue, notes, 15 actions, average)."""
-    from .experiments.suite import paper_results
+    from .paper import paper_results
 
     rows = paper_results()[f"table{table}"]["rows"]
     frame = pd.DataFrame([{"method": r["method"], "venue": r["reference"], "notes": r["notes"], **r["per_action"],

@@ -4,7 +4,8 @@ import pytest
 
 from hgnlib import skeleton
 from hgnlib.experiments import ExperimentConfig, RunResult
-from hgnlib.experiments.suite import TABLES, all_configs, entries, paper_results, spread_configs
+from hgnlib.experiments.suite import TABLES, all_configs, entries, spread_configs
+from hgnlib.paper import paper_results
 from hgnlib.tables import MISSING, comparison, data_note, per_action, published
 
 

@@ -2,7 +2,7 @@
 ``hgn reproduce`` (which trains them all first, in parallel) and the result cache.
 
 :func:`entries` gives the rows of a table for a dataset and a profile; each row pairs a configuration with the
-paper's values of that row (:func:`paper_results`, from ``hgnlib/resources/paper_results.json``). Rows of
+paper's values of that row; both come from the rows of :mod:`hgnlib.paper` (``resources/paper_results.json``). Rows of
 different tables that are the same experiment (e.g. HGN with lambda_M = 0.01 in Tables 1, 2 and 4a and Figure 3)
 have the same configuration, hence the same cache key, and are trained once.
 
@@ -13,11 +13,9 @@ on unseen data (MPI-INF-3DHP, or motion capture through unseen cameras on the em
 """
 from __future__ import annotations
 
-import functools
-import json
 from dataclasses import dataclass, replace
-from importlib import resources
 
+from ..paper import TABLE_KEYS, table_runs
 from ..profiles import PAPER_RECIPE, get_profile
 from .config import ExperimentConfig
 
@@ -41,46 +39,17 @@ class Entry:
     paper: dict
 
 
-@functools.lru_cache(maxsize=1)
-def paper_results() -> dict:
-    """The paper's tables (and the other methods' published numbers it lists), as a dict per table."""
-    return json.loads(resources.files("hgnlib").joinpath("resources/paper_results.json").read_text())
-
-
-def _rows(table: str) -> list[dict]:
-    return paper_results()[table]["rows"]
-
-
 def entries(table: str, data: str = "embedded", profile: str = "quick", seed: int = 0) -> list[Entry]:
-    """The rows of ``table`` ('1', '2', '3', '4a', '4b', 'figure3', '5', '7', 'train') as configurations."""
+    """The rows of ``table`` ('1', '2', '3', '4a', '4b', 'figure3', '5', '7', 'train') as configurations: the rows of
+    :mod:`hgnlib.paper`, plus for 'train' the probes of the profile's recipe."""
     def cfg(model: str, lambda_m: float = 0.01, **kw) -> ExperimentConfig:
         return ExperimentConfig(model, data=data, profile=profile, lambda_m=lambda_m, seed=seed, **kw)
 
-    if table == "1":
-        return [Entry("1", f"lambda_M = {r['lambda_m']:g}", cfg("hgn-128", r["lambda_m"]), r) for r in _rows("table1")]
-    if table == "2":
-        models = ("semgcn-128", "hgn-wo-mesh-c-128", "hgn-wo-mesh-c1-128", "hgn-128")
-        return [Entry("2", r["label"], cfg(m), r) for m, r in zip(models, _rows("table2"))]
-    if table == "3":
-        models = ("semgcn-128", "hgn-wo-mesh-c-128", "hgn-wo-mesh-c1-128", "hgn-128", "hgn-wo-mesh-c-91",
-                  "hgn-wo-mesh-c1-92", "hgn-79")
-        return [Entry("3", f"{r['label']} ({r['channels']} ch.)", cfg(m, 0.0), r) for m, r in zip(models, _rows("table3"))]
-    if table in ("4a", "4b"):
-        models = (("semgcn-128", "graphsh-64", "hgn-64", "hgn-128") if table == "4a" else
-                  ("semgcn-vanilla-128", "graphsh-vanilla-64", "hgn-vanilla-64", "hgn-vanilla-128"))
-        return [Entry(table, f"{r['label']} ({r['channels']} ch.)", cfg(m), r)
-                for m, r in zip(models, _rows(f"table{table}"))]
-    if table == "figure3":
-        return [Entry("figure3", "SemGCN", cfg("semgcn-128"), {}), Entry("figure3", "HGN", cfg("hgn-128"), {})]
-    if table == "5":
-        ours = next(r for r in _rows("table5") if r["method"].startswith("HGN"))
-        detected = dict(source_2d="detected", flip_train=True, flip_test=True)
-        return [Entry("5", "Martinez et al. (retrained here)", cfg("martinez", **detected), {}),
-                Entry("5", "SemGCN (retrained here)", cfg("semgcn-128", **detected), {}),
-                Entry("5", "HGN", cfg("hgn-128", **detected), ours)]
-    if table == "7":
-        return [Entry("7", "Martinez et al.", cfg("martinez"), {}), Entry("7", "SemGCN", cfg("semgcn-128"), {}),
-                Entry("7", "HGN", cfg("hgn-128"), {})]
+    if table in TABLE_KEYS:
+        return [Entry(table, run["label"], cfg(run["model"], run.get("lambda_m", 0.01),
+                                               source_2d=run.get("source_2d", "gt"), flip_train=run.get("flip", False),
+                                               flip_test=run.get("flip", False)), paper)
+                for run, paper in table_runs(table)]
     if table == "train":
         rows = [Entry("train", "HGN", cfg("hgn-128"), {})]
         recipe, paper = get_profile(profile).recipe, PAPER_RECIPE
