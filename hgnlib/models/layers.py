@@ -1,7 +1,20 @@
-"""The layers of HGN and its peers, written for speed: graph convolutions, node batch norm, non-local, fusion.
+"""The layers of HGN and its peers: graph convolutions, node batch norm, non-local, fusion.
 
-Node features are ``(B, N, C)`` tensors (batch, nodes, channels) at every layer's interface. Every layer has a
-plain transcription in :mod:`hgnlib.models.reference`; the tests hold the two equal (outputs and gradients).
+What they compute (paper Sec. 3; node features ``X`` are ``(B, N, C)``: batch, nodes, channels):
+
+- Eq. (1), vanilla graph convolution (:class:`GConv`): ``X' = A~ X W + b`` with ``A~ = D^-1/2 (A + I) D^-1/2``.
+- Eq. (2), semantic graph convolution (:class:`SemGConv`): a learnable logit ``t_ij`` per entry of ``A + I``,
+  ``a_i. = softmax_j(t_ij)`` over row i's entries only, and
+  ``x'_i = a_ii x_i W_0 + sum_{j in N(i)} a_ij x_j W_1 + b``.
+- Residual block (:class:`ResidualBlock`): two (graph conv -> batch norm -> ReLU) plus the identity; every block is
+  followed by a non-local layer (:class:`NonLocal`, concatenation form):
+  ``y_i = x_i + BN(W_z (1/N) sum_j ReLU(w^T [theta(x_i), phi(x_j)]) g(x_j))``.
+- Eq. (3), multi-scale fusion (:class:`Fusion`): ``Y_k = X_k + sum_{i != k} a(X_i, k)`` where ``a(X_i, k)`` is a
+  learned node-to-node linear map with bias (:class:`NodeMap`, a 1x1 Conv1d whose channels are the nodes).
+
+:mod:`hgnlib.models.reference` writes each of these the obvious way (as the released code does): that plain form is
+the definition. The classes here compute the same thing, shaped for speed; the tests hold the two equal (outputs and
+gradients, float64) and ``hgn bench`` measures the difference in speed. The rest of this docstring says how.
 
 Memory layout: the layers work node-major. A layer reads its input as a contiguous ``(N, B, C)`` block (free when
 the input is a node-major view, as every layer here returns; one copy otherwise, e.g. for the model's
