@@ -31,6 +31,7 @@ def check_entry(entry: dict, batch: str = "4") -> None:
     assert equal["grads_scale"] > 0
 
 
+@pytest.mark.slow
 def test_cli_tiny_run_writes_the_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["bench", "--models", "semgcn-128", "--batch-sizes", "4", "--iters", "1", "--warmup", "1",

@@ -46,5 +46,5 @@ def test_screen_normalisation():
 
 
 def test_profiles_are_defined_once():
-    assert set(PROFILES) == {"smoke", "quick", "full", "paper"}
+    assert set(PROFILES) == {"smoke", "quick", "standard", "full", "paper"}
     assert get_profile("paper").data == "h36m" and get_profile("smoke").synth_size < get_profile("quick").synth_size

@@ -55,6 +55,7 @@ def test_fit_recovers_known_joints_from_rest(anny_body, frames):
     assert (fit.pose[:, seen] - pose[:, seen]).norm(dim=-1).mean() < 0.05
 
 
+@pytest.mark.slow
 def test_fit_with_free_shape(anny_body, frames):
     _, betas, joints = frames
     fit = fitting.fit_to_joints(anny_body, joints, steps=12)

@@ -64,9 +64,10 @@ def _kill_after_first_checkpoint(config: ExperimentConfig, env: dict) -> None:
     assert checkpoint.exists() and not (run_dir(config) / METRICS_FILE).exists(), "the child was not interrupted"
 
 
+@pytest.mark.slow
 def test_a_killed_suite_resumes_without_redoing_finished_runs(suite_cache, monkeypatch):
     finished = small("semgcn-128", 0)
-    killed = small("semgcn-128", 1, ("epochs", 40))
+    killed = small("semgcn-128", 1, ("epochs", 12))
     run_experiment(finished, progress=False)
     stamp = (run_dir(finished) / METRICS_FILE).stat().st_mtime_ns
     _kill_after_first_checkpoint(killed, {**os.environ, "OMP_NUM_THREADS": "1"})
@@ -79,8 +80,8 @@ def test_a_killed_suite_resumes_without_redoing_finished_runs(suite_cache, monke
                                                                               real_save(path, state)))
     parallel.run_many([finished, killed], jobs=1, progress=False, log=lambda _: None)
     assert (run_dir(finished) / METRICS_FILE).stat().st_mtime_ns == stamp  # not retrained
-    assert saved == list(range(epochs_before + 1, 41))  # continued from the checkpoint, not from scratch
-    assert cached_result(killed).history[-1]["epoch"] == 40
+    assert saved == list(range(epochs_before + 1, 13))  # continued from the checkpoint, not from scratch
+    assert cached_result(killed).history[-1]["epoch"] == 12
 
 
 def test_suite_progress_counts_weighted_steps(suite_cache):
@@ -93,6 +94,7 @@ def test_suite_progress_counts_weighted_steps(suite_cache):
     progress.close()
 
 
+@pytest.mark.slow
 def test_submitit_local_executor_trains_a_suite(suite_cache):
     pytest.importorskip("submitit")
     config = small("semgcn-128", 3)

@@ -74,6 +74,7 @@ def test_cache_layout_and_loading(reference, mappings):
     assert loaded.info["levels"] == {"M96": 96, "M48": 49} and loaded.info["frames"] == 100
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_arrays(reference, small_dataset, mappings, anny_body, tmp_path,
                                                     monkeypatch):
     monkeypatch.setenv("HGN_DATA_DIR", str(tmp_path / "data"))
