@@ -15,8 +15,6 @@ file, what was found, what was expected and the fix.
 from __future__ import annotations
 
 import json
-import pickle
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -27,6 +25,7 @@ from .. import paths, skeleton
 from ..cameras import Camera
 from ..errors import DataError, HGNError, MissingFileError
 from ..fileio import save_npz
+from ..safeload import load_npz
 
 THREE_D_FILE = "data_3d_h36m.npz"
 
@@ -73,35 +72,20 @@ def missing_file_error(path: str | Path, what: str) -> MissingFileError:
     return MissingFileError(path, f"{what} not found", fix)
 
 
-def _unwrap(value: Any) -> Any:
-    """A pickled object stored by ``np.savez`` comes back as a 0-d object array: return the object."""
-    if isinstance(value, np.ndarray) and value.dtype == object and value.ndim == 0:
-        return value.item()
-    return value
-
-
 def _read_npz(path: Path, keys: tuple[str, ...], what: str) -> dict[str, Any]:
-    """The values of ``keys`` of an npz archive, with clear errors for a missing, unreadable or incomplete file."""
+    """The values of ``keys`` of an npz archive (pickled dicts through the allow-list of
+    :func:`hgnlib.safeload.load_npz`), with clear errors for a missing, unreadable, refused or incomplete file."""
     if not path.exists():
         raise missing_file_error(path, what)
-    expected = f"expected a {what} (an npz archive with keys {list(keys)})"
-    try:
-        archive = np.load(path, allow_pickle=True)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:
-        raise DataError(path, f"not a loadable npz archive ({exc})", f"{expected}; download or regenerate it") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DataError(path, f"holds a single {type(archive).__name__}, not an npz archive",
-                        f"{expected}; download or regenerate it")
-    with archive:
-        missing = [k for k in keys if k not in archive.files]
-        if missing:
-            raise DataError(path, f"missing key(s) {missing}; keys found: {list(archive.files)}",
-                            f"{expected}; is this the right file?")
-        try:
-            return {k: _unwrap(archive[k]) for k in keys}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:
-            raise DataError(path, f"cannot read its contents ({exc})",
-                            f"{expected}; download or regenerate it") from None
+    if path.is_dir():
+        raise DataError(path, f"a folder, not a {what}", f"pass the npz file itself (or its folder as --dir)")
+    expected = f"an npz archive with keys {list(keys)}"
+    archive = load_npz(path, f"{what} ({expected})", "download or regenerate it")
+    missing = [k for k in keys if k not in archive]
+    if missing:
+        raise DataError(path, f"missing key(s) {missing}; keys found: {list(archive)}",
+                        f"expected a {what} ({expected}); is this the right file?")
+    return {k: archive[k] for k in keys}
 
 
 def _nested_dict(path: Path, value: Any, key: str, leaf: str) -> dict[str, dict[str, Any]]:
