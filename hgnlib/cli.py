@@ -230,14 +230,20 @@ def cmd_eval(args) -> int:
 
 
 def cmd_lift(args) -> int:
+    from .fileio import check_output_path
     from .lift import lift_file, render, write_result
 
     source = Path(args.input)
+    out = check_output_path(Path(args.out) if args.out else source.with_name(f"{source.stem}_3d.json"),
+                            (".json", ".npz"))
+    if args.render in ("gif", "mp4") and args.render_out:
+        check_output_path(args.render_out, (f".{args.render}",), "--render-out")
     result = lift_file(source, args.model, layout=args.layout, width=args.width, height=args.height,
                        profile=args.profile, data=args.data, data_dir=args.data_dir, flip=args.flip,
                        min_score=args.min_score, max_missing=args.max_missing)
-    out = Path(args.out) if args.out else source.with_name(f"{source.stem}_3d.json")
     write_result(result, out)
+    for note in result.warnings:
+        print(f"hgn: warning: {note}", file=sys.stderr)
     print(f"lifted {result.summary()}\n3D joints (metres, camera axes, pelvis-relative) -> {out}")
     if args.render:
         default = source.with_name(f"{source.stem}_3d" + ("" if args.render == "png" else f".{args.render}"))
@@ -249,8 +255,10 @@ def cmd_lift(args) -> int:
 
 def cmd_export(args) -> int:
     from .export import export_onnx
+    from .fileio import check_output_path
     from .lift import resolve_model
 
+    check_output_path(args.out, (".onnx",))
     path = resolve_model(args.model, args.profile, args.data, args.data_dir)
     report = export_onnx(path, args.out, check=args.check, opset=args.opset)
     if args.json:
@@ -358,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data-dir", help="dataset folder (default: the profile's embedded folder, or data/h36m)")
     ev.add_argument("--source", choices=["gt", "detected"], default="gt")
     ev.add_argument("--profile", choices=sorted(PROFILES), default="quick", help="sets the embedded size and stride")
-    ev.add_argument("--test-stride", type=int, help="keep every n-th test frame (default: the profile's)")
+    ev.add_argument("--test-stride", type=_bench_count, help="keep every n-th test frame (default: the profile's)")
     ev.add_argument("--flip", action="store_true", help="test-time flip averaging")
     ev.add_argument("--device", help="cpu or cuda")
     ev.add_argument("--json", action="store_true")
@@ -379,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--flip", action="store_true", help="test-time flip averaging")
     li.add_argument("--min-score", type=_non_negative_float, default=0.3,
                     help="keypoints scored below this are missing and filled (default 0.3)")
-    li.add_argument("--max-missing", type=int, default=6,
+    li.add_argument("--max-missing", type=_non_negative_int, default=6,
                     help="refuse frames missing more joints than this, of 17 (default 6)")
     li.add_argument("--out", help="FILE.json or FILE.npz (default: <input>_3d.json beside the input)")
     li.add_argument("--render", choices=["png", "gif", "mp4"], help="draw the 2D input beside the 3D skeleton")
@@ -463,6 +471,7 @@ def _bounded(cast: type, low: float, strict: bool = False, why: str = ""):
 
 _positive_float = _bounded(float, 0, strict=True)
 _non_negative_float = _bounded(float, 0)
+_non_negative_int = _bounded(int, 0)
 _bench_count = _bounded(int, 1)
 _bench_batch_size = _bounded(int, 2, why=" (a batch size: batch norm needs two samples)")
 

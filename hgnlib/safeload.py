@@ -166,9 +166,12 @@ def load_torch(path: Path, what: str, fix: str, map_location: Any = "cpu") -> An
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        detail = next((line for line in lines if "GLOBAL" in line or "Unsupported" in line), type(exc).__name__)
-        raise DataError(path, f"refused to load this {what}: it holds more than tensors and plain values "
-                              f"({detail})", fix) from None
+        detail = next((line for line in lines if "GLOBAL" in line), None)
+        if detail is not None:
+            raise DataError(path, f"refused to load this {what}: it holds more than tensors and plain values "
+                                  f"({detail})", fix) from None
+        reason = next((line for line in lines if "Unsupported" in line), type(exc).__name__)
+        raise DataError(path, f"not a {what} torch can read ({reason})", fix) from None
     except Exception as exc:  # a file torch cannot read at all fails in many ways
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise DataError(path, f"not a {what} torch can read ({type(exc).__name__}: {first})", fix) from None
