@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from . import paths
-from .errors import HGNError
+from .errors import DataError, HGNError
 from .profiles import PROFILES, get_profile
 
 
@@ -92,7 +92,12 @@ def cmd_data_check(args) -> int:
     path2d = two_d_path(folder, args.source)
     pos2d, _ = load_2d(path2d)
     check_pair(pos3d, pos2d, path2d)
-    bones, cams = bone_report(pos3d), camera_report(pos3d, pos2d, load_h36m_cameras())
+    cameras = load_h36m_cameras()
+    unknown = sorted(set(pos3d) - set(cameras))
+    if unknown:
+        raise DataError(folder / "data_3d_h36m.npz", f"subjects {unknown} are not Human3.6M subjects",
+                        f"name the subjects as Human3.6M does ({', '.join(sorted(cameras))}): their cameras are used")
+    bones, cams = bone_report(pos3d), camera_report(pos3d, pos2d, cameras)
     if args.json:
         print(json.dumps({"folder": str(folder), "bones": bones, "cameras": cams}, indent=1))
         return 0

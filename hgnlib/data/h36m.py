@@ -93,9 +93,17 @@ def _nested_dict(path: Path, value: Any, key: str, leaf: str) -> dict[str, dict[
     expected = f"'{key}' must be a dict subject -> sequence name -> {leaf}"
     if not isinstance(value, dict):
         raise DataError(path, f"'{key}' holds a {type(value).__name__}, not a dict", expected)
+    if not value:
+        raise DataError(path, f"'{key}' holds no subject", expected)
     for subject, seqs in value.items():
-        if not isinstance(seqs, dict):
-            raise DataError(path, f"'{key}'[{subject!r}] holds a {type(seqs).__name__}, not a dict", expected)
+        if not isinstance(subject, str):
+            raise DataError(path, f"'{key}' has the subject key {subject!r}, not a name", expected + " (names: S1 ...)")
+        if not isinstance(seqs, dict) or not seqs:
+            found = "no sequence" if isinstance(seqs, dict) else f"a {type(seqs).__name__}, not a dict"
+            raise DataError(path, f"'{key}'[{subject!r}] holds {found}", expected)
+        names = [n for n in seqs if not isinstance(n, str)]
+        if names:
+            raise DataError(path, f"'{key}'[{subject!r}] has the sequence key {names[0]!r}, not a name", expected)
     return value
 
 
@@ -103,9 +111,10 @@ def _check_array(path: Path, array: Any, where: str, shape_tail: tuple[int, ...]
     """A numeric (T, *shape_tail) array without NaN or inf, else a DataError naming ``where``."""
     array = np.asarray(array)
     numeric = array.dtype != object and np.issubdtype(array.dtype, np.number)
-    if not numeric or array.ndim != 1 + len(shape_tail) or array.shape[1:] != shape_tail:
+    if not numeric or array.ndim != 1 + len(shape_tail) or array.shape[1:] != shape_tail or len(array) == 0:
         raise DataError(path, f"{where} has shape {array.shape} and dtype {array.dtype}",
-                        f"expected {expected}: a numeric array of shape (frames, {', '.join(map(str, shape_tail))})")
+                        f"expected {expected}: a numeric array of shape (frames >= 1, "
+                        f"{', '.join(map(str, shape_tail))})")
     bad = int(np.count_nonzero(~np.isfinite(array)))
     if bad:
         raise DataError(path, f"{where} holds {bad} NaN or infinite value(s)",
