@@ -319,7 +319,7 @@ def _frame_column(values: np.ndarray, path: Path) -> list[int]:
     """The ``frame`` column of a CSV as integers, else a DataError naming the first bad row."""
     bad = np.flatnonzero(~np.isfinite(values) | (np.abs(values) > 2**53) | (values != np.round(values)))
     if len(bad):
-        raise _error(path, f"the 'frame' column holds {values[bad[0]]!r} on data row {bad[0] + 1}",
+        raise _error(path, f"the 'frame' column holds {float(values[bad[0]])!r} on data row {bad[0] + 1}",
                      "expected whole frame numbers (or drop the column: frames are then numbered 0, 1, ...)")
     return values.astype(np.int64).tolist()
 

@@ -257,3 +257,63 @@ def test_a_second_identical_run_waits_for_the_first(tmp_path, monkeypatch):
         order.append("first done")
     waiter.join(5)
     assert order == ["first done", "second"]
+
+
+def _coco(tmp_path, **changes) -> Path:
+    from hgnlib.lift import write_coco_results
+
+    coco = np.array([[500, 200], [510, 190], [490, 190], [520, 195], [480, 195], [560, 260], [440, 260], [600, 330],
+                     [400, 330], [620, 400], [380, 400], [530, 400], [470, 400], [530, 550], [470, 550], [530, 700],
+                     [470, 700]], dtype=float)
+    points = np.stack([np.concatenate([coco + t, np.ones((17, 1))], -1) for t in range(2)])
+    path = write_coco_results(tmp_path / "kp.json", points)
+    dets = json.loads(path.read_text())
+    dets[0].update(changes)
+    path.write_text(json.dumps(dets))
+    return path
+
+
+@pytest.mark.parametrize("changes, message", [({"score": "high"}, "score 'high'"), ({"image_id": [1]}, "image_id"),
+                                              ({"image_id": {"a": 1}}, "image_id")])
+def test_bad_coco_fields_are_messages(tmp_path, changes, message):
+    from hgnlib.lift import read_keypoints
+
+    with pytest.raises(DataError, match=message):
+        read_keypoints(_coco(tmp_path, **changes), width=1000, height=1000)
+
+
+def test_string_image_sizes_of_a_coco_file_are_a_message_unless_given(tmp_path):
+    from hgnlib.lift import read_keypoints
+
+    path = _coco(tmp_path)
+    path.write_text(json.dumps({"annotations": json.loads(path.read_text()),
+                                "images": [{"id": 0, "width": "1000", "height": "1000"}]}))
+    with pytest.raises(DataError, match=r"images\[0\]\.width"):
+        read_keypoints(path)
+    assert len(read_keypoints(path, layout="coco17", width=1000, height=1000)) == 2
+
+
+@pytest.mark.parametrize("extra, message", [({"width": np.array("wide")}, "'width' is"),
+                                            ({"scores": np.ones((2, 16))}, "'scores' are shape"),
+                                            ({"frame_ids": np.array(3)}, "'frame_ids' has shape"),
+                                            ({"frame_ids": np.arange(5)}, "'frame_ids' has shape")])
+def test_bad_npz_entries_are_messages(tmp_path, keypoints_csv, extra, message):
+    from hgnlib.lift import read_keypoints
+
+    points = read_keypoints(keypoints_csv, width=1000, height=1000).points[:2, :, :2]
+    np.savez(tmp_path / "kp.npz", keypoints=points, height=np.array(1000), **extra)
+    with pytest.raises(DataError, match=message):
+        read_keypoints(tmp_path / "kp.npz")
+    if "width" in extra:  # a size given on the command line wins: the file's is not read
+        assert read_keypoints(tmp_path / "kp.npz", width=1000, height=1000).width == 1000
+
+
+@pytest.mark.parametrize("frame", ["nan", "1e30", "2.5"])
+def test_bad_csv_frame_numbers_are_messages(keypoints_csv, frame):
+    from hgnlib.lift import read_keypoints
+
+    lines = keypoints_csv.read_text().splitlines()
+    lines = ["frame," + lines[0]] + [f"{frame if i == 1 else i}," + line for i, line in enumerate(lines[1:])]
+    keypoints_csv.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="'frame' column holds .* on data row 2"):
+        read_keypoints(keypoints_csv, width=1000, height=1000)

@@ -52,16 +52,16 @@ def check_override(key: str, value: Any) -> None:
     rule = RULES[key]
     if value is None and rule.optional:
         return
-    names = {int: "an integer", float: "a finite number", bool: "true or false"}
-    expected = names[rule.kind] + (" or null" if rule.optional else "")
     if _kind_ok(rule.kind, value):
         below = rule.low is not None and (value < rule.low or (rule.strict and value == rule.low))
-        above = rule.high is not None and value > rule.high
-        if not (below or above):
+        if not (below or (rule.high is not None and value > rule.high)):
             return
-        low = "" if rule.low is None else (f"> {rule.low:g}" if rule.strict else f">= {rule.low:g}")
-        high = "" if rule.high is None else f"<= {rule.high:g}"
-        expected += " " + " and ".join(b for b in (low, high) if b) + (f" ({rule.why})" if rule.why else "")
+    names = {int: "an integer", float: "a finite number", bool: "true or false"}
+    low = "" if rule.low is None else (f"> {rule.low:g}" if rule.strict else f">= {rule.low:g}")
+    high = "" if rule.high is None else f"<= {rule.high:g}"
+    bounds = " and ".join(b for b in (low, high) if b)
+    expected = (names[rule.kind] + (f" {bounds}" if bounds else "") + (" (or null)" if rule.optional else "")
+                + (f" ({rule.why})" if rule.why else ""))
     raise ValueError(f"recipe setting {key}={value!r} is invalid: expected {expected}; "
                      f"fix: pass e.g. --set {key}={_example(key)}")
 
