@@ -27,7 +27,10 @@ are missing. A frame whose own keypoints cannot make more than ``max_missing`` (
 refused with an error naming the frames. Otherwise: with COCO input, missing body keypoints are carried over from the
 nearest frame (at most ``max_gap`` frames away, moved with the body) and missing face points fall back on the others;
 any H36M joint still missing is filled from the nearest frame, else from the other joints
-(:func:`hgnlib.skeleton.fill_missing`). The joints that were filled are reported per frame (``filled``).
+(:func:`hgnlib.skeleton.fill_missing`). The joints that were filled are reported per frame (``filled``). Frames whose
+person lies entirely or mostly outside the image, or with more than :data:`WARN_FILLED_JOINTS` filled joints, are
+listed in the result's ``warnings`` (in the JSON and on stderr, :func:`lift_warnings`); predictions that are not
+finite are an error naming the model.
 
 **Normalisation**: exactly as the training data, :func:`hgnlib.cameras.normalize_screen` with the image's width and
 height (``u' = 2u/w - 1, v' = 2v/w - h/w``), so the image size is required.
@@ -114,11 +117,11 @@ def _check_layout(layout: str | None, path: Path | None = None) -> str | None:
 
 def _as_points(array: np.ndarray, path: Path, what: str, scores: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
     """(T, J, 2|3) or (J, 2|3) numbers -> (T, 17, 3) with scores, checked."""
-    try:
-        a = np.asarray(array, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise _error(path, f"{what} are not numbers (dtype {np.asarray(array).dtype})",
-                     "expected an array (frames, 17, 2) of pixels, or (frames, 17, 3) with scores") from None
+    raw = np.asarray(array)
+    if raw.dtype.kind not in "iuf":
+        raise _error(path, f"{what} are not real numbers (dtype {raw.dtype})",
+                     "expected an array (frames, 17, 2) of pixels, or (frames, 17, 3) with scores")
+    a = raw.astype(np.float64)
     if a.ndim == 2:
         a = a[None]
     if a.ndim != 3 or a.shape[-1] not in (2, 3) or a.shape[1] == 0:
@@ -140,10 +143,8 @@ def _as_points(array: np.ndarray, path: Path, what: str, scores: np.ndarray | No
 
 def _as_scores(scores: Any, shape: tuple[int, ...], path: Path) -> np.ndarray:
     """The ``scores`` of an npz as a (frames, 17) array of numbers, else a DataError."""
-    try:
-        s = np.asarray(scores, dtype=np.float64)
-    except (TypeError, ValueError):
-        s = None
+    s = np.asarray(scores)
+    s = s.astype(np.float64) if s.dtype.kind in "iuf" else None
     if s is None or s.shape != tuple(shape):
         found = "not numbers" if s is None else f"shape {s.shape}"
         raise _error(path, f"'scores' are {found}", f"expected a score per keypoint: numbers of shape {tuple(shape)}")

@@ -178,6 +178,16 @@ def test_nan_weights_are_an_error_naming_the_model(capsys, tmp_path, keypoints_c
     assert "semgcn-128" in err and "NaN" in err and not (tmp_path / "o.json").exists()
 
 
+def test_nan_weights_are_an_error_in_eval(capsys, tmp_path, smoke_dataset):
+    model, graphs = _semgcn()
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    path = save_model(tmp_path / "nan.pt", model, "semgcn-128", graphs)
+    err = _refused(capsys, ["eval", str(path), "--data-dir", str(smoke_dataset[0]), "--test-stride", "50"],
+                   tmp_path / "none")
+    assert "semgcn-128" in err and "NaN" in err
+
+
 @pytest.mark.parametrize("setting", ["epochs=0", "epochs=abc", "lr=-1", "batch_size=1", "lr_decay=2",
                                      "amp=1", "train_limit=-5", "epochs=1.5"])
 def test_bad_overrides_are_refused_before_a_run_folder_exists(capsys, tmp_path, monkeypatch, setting):
@@ -242,21 +252,28 @@ def test_resumed_run_reports_the_total_training_time(tmp_path, monkeypatch, smok
     assert resumed.seconds == 1000.0 and resumed.metrics == first.metrics
 
 
-def test_a_second_identical_run_waits_for_the_first(tmp_path, monkeypatch):
-    """While one process holds a run's lock, another blocks; it proceeds once the lock is released."""
+def test_a_second_identical_run_waits_and_reuses_the_first(capsys, tmp_path, monkeypatch, smoke_dataset):
+    """The second run starts while the first holds the run's lock (inside it, before training): it waits, then
+    returns the first one's result without training (same training time, to the digit)."""
     import threading
 
-    from hgnlib.experiments.runs import run_lock
+    from hgnlib.experiments import ExperimentConfig, runs
 
-    out = tmp_path / "runs" / "key"
-    order = []
-    with run_lock(out):
-        waiter = threading.Thread(target=lambda: (run_lock(out).__enter__(), order.append("second")))
-        waiter.start()
-        waiter.join(0.5)
-        order.append("first done")
-    waiter.join(5)
-    assert order == ["first done", "second"]
+    monkeypatch.setenv("HGN_DATA_DIR", str(tmp_path / "cache"))
+    config = ExperimentConfig("martinez", profile="smoke", overrides=(("train_limit", 128), ("epochs", 1)))
+    inside = threading.Event()
+    prepare = runs.prepare
+    monkeypatch.setattr(runs, "prepare", lambda *a, **k: (inside.set(), prepare(*a, **k)))
+    results = {}
+    first = threading.Thread(target=lambda: results.update(first=runs.run_experiment(
+        config, data_folder=smoke_dataset[0], progress=False)))
+    first.start()
+    assert inside.wait(60)
+    results["second"] = runs.run_experiment(config, data_folder=smoke_dataset[0], progress=False)
+    first.join()
+    assert "waiting for another process that trains the same run" in capsys.readouterr().err
+    assert results["second"].seconds == results["first"].seconds > 0
+    assert results["second"].metrics == results["first"].metrics
 
 
 def _coco(tmp_path, **changes) -> Path:

@@ -13,7 +13,9 @@ definition, the profile with its recipe, the data's fingerprint and the engine's
   the training time and where it ran.
 
 :func:`run_experiment` returns the cached result when ``metrics.json`` is there, resumes an interrupted run from
-its checkpoint, or trains from scratch. Every file is written atomically: a crash leaves whole files only.
+its checkpoint, or trains from scratch. Every file is written atomically: a crash leaves whole files only. A run
+holds ``runs/<key>.lock`` (filelock) while it trains, so a second identical run started meanwhile waits and then
+returns the first one's result.
 """
 from __future__ import annotations
 
