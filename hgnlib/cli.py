@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from . import paths
-from .errors import HGNError
+from .errors import DataError, HGNError
 from .profiles import PROFILES, get_profile
 
 
@@ -92,7 +92,12 @@ def cmd_data_check(args) -> int:
     path2d = two_d_path(folder, args.source)
     pos2d, _ = load_2d(path2d)
     check_pair(pos3d, pos2d, path2d)
-    bones, cams = bone_report(pos3d), camera_report(pos3d, pos2d, load_h36m_cameras())
+    cameras = load_h36m_cameras()
+    unknown = sorted(set(pos3d) - set(cameras))
+    if unknown:
+        raise DataError(folder / "data_3d_h36m.npz", f"subjects {unknown} are not Human3.6M subjects",
+                        f"name the subjects as Human3.6M does ({', '.join(sorted(cameras))}): their cameras are used")
+    bones, cams = bone_report(pos3d), camera_report(pos3d, pos2d, cameras)
     if args.json:
         print(json.dumps({"folder": str(folder), "bones": bones, "cameras": cams}, indent=1))
         return 0
@@ -247,14 +252,20 @@ def cmd_eval(args) -> int:
 
 
 def cmd_lift(args) -> int:
+    from .fileio import check_output_path
     from .lift import lift_file, render, write_result
 
     source = Path(args.input)
+    out = check_output_path(Path(args.out) if args.out else source.with_name(f"{source.stem}_3d.json"),
+                            (".json", ".npz"))
+    if args.render in ("gif", "mp4") and args.render_out:
+        check_output_path(args.render_out, (f".{args.render}",), "--render-out")
     result = lift_file(source, args.model, layout=args.layout, width=args.width, height=args.height,
                        profile=args.profile, data=args.data, data_dir=args.data_dir, flip=args.flip,
                        min_score=args.min_score, max_missing=args.max_missing)
-    out = Path(args.out) if args.out else source.with_name(f"{source.stem}_3d.json")
     write_result(result, out)
+    for note in result.warnings:
+        print(f"hgn: warning: {note}", file=sys.stderr)
     print(f"lifted {result.summary()}\n3D joints (metres, camera axes, pelvis-relative) -> {out}")
     if args.render:
         default = source.with_name(f"{source.stem}_3d" + ("" if args.render == "png" else f".{args.render}"))
@@ -266,8 +277,10 @@ def cmd_lift(args) -> int:
 
 def cmd_export(args) -> int:
     from .export import export_onnx
+    from .fileio import check_output_path
     from .lift import resolve_model
 
+    check_output_path(args.out, (".onnx",))
     path = resolve_model(args.model, args.profile, args.data, args.data_dir)
     report = export_onnx(path, args.out, check=args.check, opset=args.opset)
     if args.json:
@@ -376,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data-dir", help="dataset folder (default: the profile's embedded folder, or data/h36m)")
     ev.add_argument("--source", choices=["gt", "detected"], default="gt")
     ev.add_argument("--profile", choices=sorted(PROFILES), default="quick", help="sets the embedded size and stride")
-    ev.add_argument("--test-stride", type=int, help="keep every n-th test frame (default: the profile's)")
+    ev.add_argument("--test-stride", type=_bench_count, help="keep every n-th test frame (default: the profile's)")
     ev.add_argument("--flip", action="store_true", help="test-time flip averaging")
     ev.add_argument("--device", help="cpu or cuda")
     ev.add_argument("--json", action="store_true")
@@ -397,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--flip", action="store_true", help="test-time flip averaging")
     li.add_argument("--min-score", type=_non_negative_float, default=0.3,
                     help="keypoints scored below this are missing and filled (default 0.3)")
-    li.add_argument("--max-missing", type=int, default=6,
+    li.add_argument("--max-missing", type=_non_negative_int, default=6,
                     help="refuse frames missing more joints than this, of 17 (default 6)")
     li.add_argument("--out", help="FILE.json or FILE.npz (default: <input>_3d.json beside the input)")
     li.add_argument("--render", choices=["png", "gif", "mp4"], help="draw the 2D input beside the 3D skeleton")
@@ -503,6 +516,7 @@ def _bounded(cast: type, low: float, strict: bool = False, why: str = ""):
 
 _positive_float = _bounded(float, 0, strict=True)
 _non_negative_float = _bounded(float, 0)
+_non_negative_int = _bounded(int, 0)
 _bench_count = _bounded(int, 1)
 _positive_int = _bounded(int, 1)
 _bench_batch_size = _bounded(int, 2, why=" (a batch size: batch norm needs two samples)")

@@ -32,7 +32,7 @@ from torch import nn
 
 from . import skeleton
 from .errors import DataError, HGNError
-from .fileio import atomic_path
+from .fileio import atomic_path, check_output_path
 
 INPUT_NAME = "keypoints"
 #: Tolerance of the equivalence check (max abs difference, metres).
@@ -98,6 +98,7 @@ def export_onnx(model_path: str | Path, out: str | Path, check: bool = True, ops
     :data:`TOLERANCE` (else :class:`~hgnlib.errors.HGNError`)."""
     from .experiments.artifacts import load_model
 
+    out = check_output_path(out, (".onnx",))
     onnx, _ = _require_onnx()
     model, info = load_model(model_path)
     example = _example_inputs(4)

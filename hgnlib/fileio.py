@@ -45,3 +45,20 @@ def save_json(path: str | Path, obj: Any, indent: int | None = 1) -> None:
     """Write JSON atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=indent))
+
+
+def check_output_path(path: str | Path, suffixes: tuple[str, ...], option: str = "--out") -> Path:
+    """``path`` if it can receive an output of one of ``suffixes`` (checked before any work), else a DataError."""
+    from .errors import DataError
+
+    path = Path(path)
+    kinds = " or ".join(suffixes)
+    if path.is_dir():
+        raise DataError(path, f"{option} is a folder, not a file", f"pass a file name ending in {kinds}")
+    if path.suffix.lower() not in suffixes:
+        raise DataError(path, f"{option} has the extension {path.suffix or '(none)'!r}",
+                        f"pass a file name ending in {kinds}")
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise DataError(path, f"{option} lies under {parent}, which is a file", "pass a path in a folder")
+    return path

@@ -27,7 +27,10 @@ are missing. A frame whose own keypoints cannot make more than ``max_missing`` (
 refused with an error naming the frames. Otherwise: with COCO input, missing body keypoints are carried over from the
 nearest frame (at most ``max_gap`` frames away, moved with the body) and missing face points fall back on the others;
 any H36M joint still missing is filled from the nearest frame, else from the other joints
-(:func:`hgnlib.skeleton.fill_missing`). The joints that were filled are reported per frame (``filled``).
+(:func:`hgnlib.skeleton.fill_missing`). The joints that were filled are reported per frame (``filled``). Frames whose
+person lies entirely or mostly outside the image, or with more than :data:`WARN_FILLED_JOINTS` filled joints, are
+listed in the result's ``warnings`` (in the JSON and on stderr, :func:`lift_warnings`); predictions that are not
+finite are an error naming the model.
 
 **Normalisation**: exactly as the training data, :func:`hgnlib.cameras.normalize_screen` with the image's width and
 height (``u' = 2u/w - 1, v' = 2v/w - h/w``), so the image size is required.
@@ -72,6 +75,10 @@ from .errors import DataError, HGNError, MissingFileError
 from .fileio import atomic_path, save_json, save_npz
 
 LAYOUTS = ("coco17", "h36m17")
+#: A keypoint farther than this many image sizes from the origin is refused as a broken value.
+FAR_LIMIT = 100.0
+#: A frame with more filled joints than this is reported in the result's warnings (its 3D is largely a guess).
+WARN_FILLED_JOINTS = 4
 NPZ_KEY = "keypoints"
 RESULT_FORMAT = "hgn-lift/1"
 RENDER_KINDS = ("png", "gif", "mp4")
@@ -110,11 +117,11 @@ def _check_layout(layout: str | None, path: Path | None = None) -> str | None:
 
 def _as_points(array: np.ndarray, path: Path, what: str, scores: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
     """(T, J, 2|3) or (J, 2|3) numbers -> (T, 17, 3) with scores, checked."""
-    try:
-        a = np.asarray(array, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise _error(path, f"{what} are not numbers (dtype {np.asarray(array).dtype})",
-                     "expected an array (frames, 17, 2) of pixels, or (frames, 17, 3) with scores") from None
+    raw = np.asarray(array)
+    if raw.dtype.kind not in "iuf":
+        raise _error(path, f"{what} are not real numbers (dtype {raw.dtype})",
+                     "expected an array (frames, 17, 2) of pixels, or (frames, 17, 3) with scores")
+    a = raw.astype(np.float64)
     if a.ndim == 2:
         a = a[None]
     if a.ndim != 3 or a.shape[-1] not in (2, 3) or a.shape[1] == 0:
@@ -129,13 +136,43 @@ def _as_points(array: np.ndarray, path: Path, what: str, scores: np.ndarray | No
                      f"expected {_LAYOUT_HELP}; convert other layouts to one of them first")
     has_scores = a.shape[-1] == 3 or scores is not None
     if a.shape[-1] == 2:
-        s = np.ones(a.shape[:2]) if scores is None else np.asarray(scores, dtype=np.float64).reshape(a.shape[:2])
+        s = np.ones(a.shape[:2]) if scores is None else _as_scores(scores, a.shape[:2], path)
         a = np.concatenate([a, s[..., None]], axis=-1)
     return a, has_scores
 
 
-def read_coco_results(path: str | Path) -> Keypoints:
-    """Read a COCO results JSON (or a COCO annotation file); see the module docstring for the rules."""
+def _as_scores(scores: Any, shape: tuple[int, ...], path: Path) -> np.ndarray:
+    """The ``scores`` of an npz as a (frames, 17) array of numbers, else a DataError."""
+    s = np.asarray(scores)
+    s = s.astype(np.float64) if s.dtype.kind in "iuf" else None
+    if s is None or s.shape != tuple(shape):
+        found = "not numbers" if s is None else f"shape {s.shape}"
+        raise _error(path, f"'scores' are {found}", f"expected a score per keypoint: numbers of shape {tuple(shape)}")
+    return s
+
+
+def _size(value: Any, path: Path, where: str) -> float:
+    """An image size read from a file: a positive finite number, else a DataError."""
+    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "iuf":
+        value = value.reshape(()).item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+        raise _error(path, f"{where} is {value!r}, not a positive number of pixels",
+                     f"fix {where} in the file, or pass --width and --height")
+    return float(value)
+
+
+def _image_id(value: Any, path: Path, i: int) -> int | float | str:
+    """A detection's ``image_id``: a number or a string, else a DataError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or \
+            (isinstance(value, float) and not math.isfinite(value)):
+        raise _error(path, f"detection {i} has image_id {value!r}",
+                     "expected a number or a string per image (COCO results: \"image_id\": 42)")
+    return value
+
+
+def read_coco_results(path: str | Path, size_given: bool = False) -> Keypoints:
+    """Read a COCO results JSON (or a COCO annotation file); see the module docstring for the rules. With
+    ``size_given`` the image sizes of an annotation file are not read (the caller has them)."""
     path = Path(path)
     expected = ("a COCO results JSON: a list of {\"image_id\", \"category_id\": 1, \"keypoints\": [51 numbers: x, y, "
                 "score for each of the 17 COCO keypoints], \"score\"}")
@@ -145,9 +182,13 @@ def read_coco_results(path: str | Path) -> Keypoints:
         raise _error(path, f"not valid JSON ({exc})", f"expected {expected}") from None
     width = height = None
     if isinstance(data, dict) and isinstance(data.get("annotations"), list):
-        sizes = {(im.get("width"), im.get("height")) for im in data.get("images", []) if isinstance(im, dict)}
-        if len(sizes) == 1:
-            width, height = next(iter(sizes))
+        images = data.get("images", [])
+        if not size_given and isinstance(images, list):
+            sizes = {(_size(im.get("width"), path, f"images[{i}].width"),
+                      _size(im.get("height"), path, f"images[{i}].height"))
+                     for i, im in enumerate(images) if isinstance(im, dict) and "width" in im and "height" in im}
+            if len(sizes) == 1:
+                width, height = next(iter(sizes))
         data = data["annotations"]
     if not isinstance(data, list):
         raise _error(path, f"a JSON {type(data).__name__}, not a list of detections", f"expected {expected}")
@@ -170,8 +211,11 @@ def read_coco_results(path: str | Path) -> Keypoints:
                          f"expected 51 numbers; {expected}")
         kp = kp.reshape(skeleton.NUM_JOINTS, 3)
         score = det.get("score")
-        score = float(np.nanmean(kp[:, 2])) if score is None else float(score)
-        image = det["image_id"]
+        if score is None:
+            score = float(np.nanmean(kp[:, 2])) if np.isfinite(kp[:, 2]).any() else 0.0
+        elif isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+            raise _error(path, f"detection {i} has score {score!r}", f"expected a number; {expected}")
+        image = _image_id(det["image_id"], path, i)
         if image not in best or score > best[image][0]:
             best[image] = (score, kp)
     if not best:
@@ -183,9 +227,9 @@ def read_coco_results(path: str | Path) -> Keypoints:
     return Keypoints(points, ids, "coco17", width, height, path, has_scores=True)
 
 
-def read_npz(path: str | Path) -> Keypoints:
-    """Read an ``.npz`` of keypoints (key ``keypoints``; optional ``scores``, ``width``, ``height``, ``layout``,
-    ``frame_ids``)."""
+def read_npz(path: str | Path, size_given: bool = False) -> Keypoints:
+    """Read an ``.npz`` of keypoints (key ``keypoints``; optional ``scores``, ``width``, ``height`` (not read with
+    ``size_given``), ``layout``, ``frame_ids``)."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -198,11 +242,17 @@ def read_npz(path: str | Path) -> Keypoints:
                      f"save the keypoints as np.savez(path, {NPZ_KEY}=array) with array (frames, 17, 2) pixels "
                      "or (frames, 17, 3) with scores")
     points, has_scores = _as_points(arrays[NPZ_KEY], path, f"'{NPZ_KEY}'", arrays.get("scores"))
-    scalar = lambda k: float(arrays[k]) if k in arrays and np.asarray(arrays[k]).size == 1 else None  # noqa: E731
+    width, height = (None if size_given or k not in arrays else _size(arrays[k], path, f"'{k}'")
+                     for k in ("width", "height"))
     layout = str(arrays["layout"]) if "layout" in arrays else None
-    ids = arrays["frame_ids"].tolist() if "frame_ids" in arrays and len(arrays["frame_ids"]) == len(points) \
-        else list(range(len(points)))
-    return Keypoints(points, ids, _check_layout(layout, path), scalar("width"), scalar("height"), path, has_scores)
+    ids = list(range(len(points)))
+    if "frame_ids" in arrays:
+        given = arrays["frame_ids"]
+        if given.ndim != 1 or len(given) != len(points) or given.dtype.kind not in "iuUS":
+            raise _error(path, f"'frame_ids' has shape {given.shape} and dtype {given.dtype}",
+                         f"expected one integer or string id per frame: shape ({len(points)},)")
+        ids = given.tolist()
+    return Keypoints(points, ids, _check_layout(layout, path), width, height, path, has_scores)
 
 
 def read_csv(path: str | Path, layout: str | None = None) -> Keypoints:
@@ -227,12 +277,12 @@ def read_csv(path: str | Path, layout: str | None = None) -> Keypoints:
         body, names = rows[1:], header
     if not body:
         raise _error(path, "a header but no frame", f"expected one row per frame after the header ({columns})")
+    if len({len(r) for r in body}) != 1:
+        raise _error(path, "rows of different lengths", f"expected the same columns on every row ({columns})")
     try:
         table = np.array([[float(c) if c.strip() not in ("", "nan", "NaN") else np.nan for c in r] for r in body])
     except ValueError as exc:
         raise _error(path, f"a cell is not a number ({exc})", f"expected {columns}") from None
-    if table.ndim != 2:
-        raise _error(path, "rows of different lengths", f"expected the same columns on every row ({columns})")
     if names is None:
         if table.shape[1] not in (34, 51):
             raise _error(path, f"rows of {table.shape[1]} numbers and no header",
@@ -258,12 +308,21 @@ def read_csv(path: str | Path, layout: str | None = None) -> Keypoints:
     has_scores = all(f"{n}_score" in index for n in joint_names)
     cols = [[index[f"{n}_x"], index[f"{n}_y"]] + ([index[f"{n}_score"]] if has_scores else []) for n in joint_names]
     points, _ = _as_points(table[:, np.array(cols)], path, "the rows")
-    ids = table[:, index["frame"]].astype(int).tolist() if "frame" in index else list(range(len(points)))
+    ids = _frame_column(table[:, index["frame"]], path) if "frame" in index else list(range(len(points)))
     given = _check_layout(layout, path)
     if given is not None and given != found:
         raise _error(path, f"the header names the {found} joints but layout {given} was asked for",
                      "drop --layout (the header decides) or fix the header")
     return Keypoints(points, ids, found, path=path, has_scores=has_scores)
+
+
+def _frame_column(values: np.ndarray, path: Path) -> list[int]:
+    """The ``frame`` column of a CSV as integers, else a DataError naming the first bad row."""
+    bad = np.flatnonzero(~np.isfinite(values) | (np.abs(values) > 2**53) | (values != np.round(values)))
+    if len(bad):
+        raise _error(path, f"the 'frame' column holds {float(values[bad[0]])!r} on data row {bad[0] + 1}",
+                     "expected whole frame numbers (or drop the column: frames are then numbered 0, 1, ...)")
+    return values.astype(np.int64).tolist()
 
 
 def read_keypoints(path: str | Path, layout: str | None = None, width: float | None = None,
@@ -276,17 +335,19 @@ def read_keypoints(path: str | Path, layout: str | None = None, width: float | N
     path = Path(path)
     if not path.exists():
         raise MissingFileError(path, "no keypoint file here", "pass a COCO results .json, an .npz or a .csv")
+    if path.is_dir():
+        raise _error(path, "a folder, not a keypoint file", "pass a COCO results .json, an .npz or a .csv file")
     if path.stat().st_size == 0:
         raise _error(path, "the file is empty", "expected 2D keypoints: a COCO results .json, an .npz or a .csv")
     layout = _check_layout(layout, path)
     suffix = path.suffix.lower()
     if suffix == ".json":
-        kp = read_coco_results(path)
+        kp = read_coco_results(path, size_given=width is not None and height is not None)
         if layout == "h36m17":
             raise _error(path, "a COCO results JSON holds COCO-17 keypoints, but layout h36m17 was asked for",
                          "drop --layout or pass --layout coco17")
     elif suffix == ".npz":
-        kp = read_npz(path)
+        kp = read_npz(path, size_given=width is not None and height is not None)
         if layout is not None:
             kp.layout = layout
     elif suffix == ".csv":
@@ -310,6 +371,10 @@ def read_keypoints(path: str | Path, layout: str | None = None, width: float | N
         raise _error(path, f"the keypoints lie within [-1.5, 1.5] for a {kp.width:g} x {kp.height:g} image: they "
                            "look normalised", "pass pixel coordinates (the normalisation is done here)")
     size = np.array([kp.width, kp.height])
+    far = np.abs(finite).max() / size.max()
+    if far > FAR_LIMIT:
+        raise _error(path, f"a keypoint lies {far:.3g} image sizes from the image ({kp.width:g} x {kp.height:g})",
+                     "check the file for broken values (pixels expected) and --width / --height")
     outside = ((finite < -size) | (finite > 2 * size)).any(-1).mean()
     if outside > 0.5:
         raise _error(path, f"{outside:.0%} of the keypoints lie more than an image size outside a {kp.width:g} x "
@@ -493,6 +558,7 @@ class LiftResult:
     min_score: float = skeleton.DEFAULT_MIN_SCORE
     input_path: Path | None = None
     extra: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.joints)
@@ -517,19 +583,53 @@ def lift_keypoints(kp: Keypoints, model: str | Path, profile: str = "quick", dat
     """Lift keypoints that were read (and checked) by :func:`read_keypoints` with the model ``model``."""
     import torch
 
-    from .experiments.evaluate import predict
+    from .experiments.evaluate import predict, require_finite
 
     path = resolve_model(model, profile, data, data_dir)
     stat = Path(path).stat()
     net, info = _cached_lifter(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, str(device))
     prepared = prepare_inputs(kp, min_score, max_missing, max_gap)
+    if not np.isfinite(prepared.inputs).all():
+        raise _error(kp.path, "the keypoints could not be made finite after filling",
+                     "check the file for broken values (NaN, inf or huge pixel coordinates)")
     outputs = predict(net, torch.from_numpy(prepared.inputs).to(device), flip_test=flip)
-    outputs = {k: v.cpu().numpy() for k, v in outputs.items()}
+    outputs = {k: v.float().cpu().numpy() for k, v in outputs.items()}
+    require_finite(outputs["joints"], path, info["model"]["name"])
     return LiftResult(joints=outputs.pop("joints"), meshes=outputs, keypoints=prepared.keypoints,
                       input_points=kp.points, layout=kp.layout, confidence=prepared.confidence,
                       filled=prepared.filled, frame_ids=list(kp.frame_ids), width=float(kp.width),
                       height=float(kp.height), model_name=info["model"]["name"], model_path=Path(path), flip=flip,
-                      min_score=min_score, input_path=kp.path)
+                      min_score=min_score, input_path=kp.path,
+                      warnings=lift_warnings(kp, prepared.filled, min_score))
+
+
+def _frames(frame_ids: list, mask: np.ndarray) -> str:
+    """'N frame(s) (ids a, b, c ...)' for the frames of ``mask``."""
+    ids = [frame_ids[t] for t in np.flatnonzero(mask)]
+    return f"{len(ids)} frame(s) (ids {', '.join(map(str, ids[:5]))}{' ...' if len(ids) > 5 else ''})"
+
+
+def lift_warnings(kp: Keypoints, filled: np.ndarray, min_score: float = skeleton.DEFAULT_MIN_SCORE) -> list[str]:
+    """What the user should know about a lift that succeeded: people entirely or mostly outside the image (their
+    keypoints scored at least ``min_score``), and frames with more than :data:`WARN_FILLED_JOINTS` filled joints."""
+    xy, score = kp.points[..., :2], kp.points[..., 2]
+    seen = np.isfinite(xy).all(-1) & ~(score < min_score)
+    inside = seen & (xy >= 0).all(-1) & (xy <= np.array([kp.width, kp.height])).all(-1)
+    count = np.maximum(seen.sum(1), 1)
+    entirely = seen.any(1) & ~inside.any(1)
+    mostly = ~entirely & (inside.sum(1) < count / 2)
+    image = f"the {kp.width:g} x {kp.height:g} image"
+    notes = []
+    if entirely.any():
+        notes.append(f"the person lies entirely outside {image} in {_frames(kp.frame_ids, entirely)}: check the "
+                     "image size and the keypoints; the 3D of those frames is unreliable")
+    if mostly.any():
+        notes.append(f"most keypoints lie outside {image} in {_frames(kp.frame_ids, mostly)}")
+    many = filled.sum(1) > WARN_FILLED_JOINTS
+    if many.any():
+        notes.append(f"more than {WARN_FILLED_JOINTS} of 17 joints were filled in {_frames(kp.frame_ids, many)}: "
+                     "their 3D is largely a guess")
+    return notes
 
 
 def lift_file(path: str | Path, model: str | Path, layout: str | None = None, width: float | None = None,
@@ -551,7 +651,8 @@ def _metadata(result: LiftResult) -> dict:
             "frame": "camera axes of the input's camera (x right, y down, z forward), pelvis at the origin; the "
                      "model assumes a camera like Human3.6M's (see hgnlib.lift)",
             "joint_names": list(skeleton.H36M17_NAMES),
-            "meshes": {k: int(v.shape[1]) for k, v in result.meshes.items()}}
+            "meshes": {k: int(v.shape[1]) for k, v in result.meshes.items()},
+            "warnings": list(result.warnings)}
 
 
 def _plain(value):

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import pickle
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +26,7 @@ import torch
 
 from ..errors import DataError, MissingFileError
 from ..paths import smpl_dir
+from ..safeload import ChumpyStub, load_smpl_npz, load_smpl_pickle
 from ..skeleton import H36M17_NAMES, NUM_JOINTS
 from .base import BodyModel, BodyOutput
 
@@ -176,25 +175,9 @@ def find_model_file(model_path: str | Path | None, gender: str = "neutral") -> P
     raise _missing_model_error(where, gender)
 
 
-class _ChumpyStub:
-    """Stands in for a pickled chumpy object, so that the original SMPL pickles load without chumpy."""
-
-    def __setstate__(self, state: dict) -> None:
-        self.state = state
-
-
-class _SMPLUnpickler(pickle.Unpickler):
-    """Unpickler for SMPL files: chumpy classes become :class:`_ChumpyStub`."""
-
-    def find_class(self, module: str, name: str):
-        if module == "chumpy" or module.startswith("chumpy."):
-            return _ChumpyStub
-        return super().find_class(module, name)
-
-
 def _plain(path: Path, key: str, value):
     """A model entry as a numpy array or scipy sparse matrix (chumpy arrays unwrapped)."""
-    if isinstance(value, _ChumpyStub):
+    if isinstance(value, ChumpyStub):
         inner = value.state.get("x") if isinstance(value.state, dict) else None
         if inner is None:
             raise DataError(path, f"entry {key!r} is a chumpy expression, not a stored array",
@@ -208,18 +191,17 @@ def _plain(path: Path, key: str, value):
 
 def load_model_data(path: Path) -> dict:
     """The arrays of an SMPL model file (``.pkl`` or ``.npz``), checked for the keys and shapes SMPL needs."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # numpy.core / scipy.sparse.csc aliases used by old pickles
-            if path.suffix.lower() == ".npz":
-                with np.load(path, allow_pickle=True) as archive:
-                    raw = {k: archive[k] for k in archive.files}
-            else:
-                with open(path, "rb") as handle:
-                    raw = _SMPLUnpickler(handle, encoding="latin1").load()
-    except Exception as exc:  # a damaged or foreign file can fail in any way while unpickling
-        raise DataError(path, f"cannot read the SMPL model file ({type(exc).__name__}: {exc})",
-                        "download the SMPL model again from " + SMPL_URL) from exc
+    fix = ("download the SMPL model again from " + SMPL_URL + ", or convert the file in a trusted Python to an "
+           "npz of plain arrays")
+    if path.suffix.lower() == ".npz":
+        raw = load_smpl_npz(path, fix)
+    else:
+        try:
+            raw = load_smpl_pickle(path, fix)
+        except DataError:
+            raise
+        except Exception as exc:  # a damaged or foreign file can fail in any way while unpickling
+            raise DataError(path, f"cannot read the SMPL model file ({type(exc).__name__}: {exc})", fix) from None
     if not isinstance(raw, dict):
         raise DataError(path, f"not an SMPL model: the file holds a {type(raw).__name__}, expected a dict of arrays")
     for key in REQUIRED_KEYS:

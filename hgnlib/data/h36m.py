@@ -15,8 +15,6 @@ file, what was found, what was expected and the fix.
 from __future__ import annotations
 
 import json
-import pickle
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -27,6 +25,7 @@ from .. import paths, skeleton
 from ..cameras import Camera
 from ..errors import DataError, HGNError, MissingFileError
 from ..fileio import save_npz
+from ..safeload import load_npz
 
 THREE_D_FILE = "data_3d_h36m.npz"
 
@@ -73,35 +72,20 @@ def missing_file_error(path: str | Path, what: str) -> MissingFileError:
     return MissingFileError(path, f"{what} not found", fix)
 
 
-def _unwrap(value: Any) -> Any:
-    """A pickled object stored by ``np.savez`` comes back as a 0-d object array: return the object."""
-    if isinstance(value, np.ndarray) and value.dtype == object and value.ndim == 0:
-        return value.item()
-    return value
-
-
 def _read_npz(path: Path, keys: tuple[str, ...], what: str) -> dict[str, Any]:
-    """The values of ``keys`` of an npz archive, with clear errors for a missing, unreadable or incomplete file."""
+    """The values of ``keys`` of an npz archive (pickled dicts through the allow-list of
+    :func:`hgnlib.safeload.load_npz`), with clear errors for a missing, unreadable, refused or incomplete file."""
     if not path.exists():
         raise missing_file_error(path, what)
-    expected = f"expected a {what} (an npz archive with keys {list(keys)})"
-    try:
-        archive = np.load(path, allow_pickle=True)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:
-        raise DataError(path, f"not a loadable npz archive ({exc})", f"{expected}; download or regenerate it") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DataError(path, f"holds a single {type(archive).__name__}, not an npz archive",
-                        f"{expected}; download or regenerate it")
-    with archive:
-        missing = [k for k in keys if k not in archive.files]
-        if missing:
-            raise DataError(path, f"missing key(s) {missing}; keys found: {list(archive.files)}",
-                            f"{expected}; is this the right file?")
-        try:
-            return {k: _unwrap(archive[k]) for k in keys}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:
-            raise DataError(path, f"cannot read its contents ({exc})",
-                            f"{expected}; download or regenerate it") from None
+    if path.is_dir():
+        raise DataError(path, f"a folder, not a {what}", f"pass the npz file itself (or its folder as --dir)")
+    expected = f"an npz archive with keys {list(keys)}"
+    archive = load_npz(path, f"{what} ({expected})", "download or regenerate it")
+    missing = [k for k in keys if k not in archive]
+    if missing:
+        raise DataError(path, f"missing key(s) {missing}; keys found: {list(archive)}",
+                        f"expected a {what} ({expected}); is this the right file?")
+    return {k: archive[k] for k in keys}
 
 
 def _nested_dict(path: Path, value: Any, key: str, leaf: str) -> dict[str, dict[str, Any]]:
@@ -109,9 +93,17 @@ def _nested_dict(path: Path, value: Any, key: str, leaf: str) -> dict[str, dict[
     expected = f"'{key}' must be a dict subject -> sequence name -> {leaf}"
     if not isinstance(value, dict):
         raise DataError(path, f"'{key}' holds a {type(value).__name__}, not a dict", expected)
+    if not value:
+        raise DataError(path, f"'{key}' holds no subject", expected)
     for subject, seqs in value.items():
-        if not isinstance(seqs, dict):
-            raise DataError(path, f"'{key}'[{subject!r}] holds a {type(seqs).__name__}, not a dict", expected)
+        if not isinstance(subject, str):
+            raise DataError(path, f"'{key}' has the subject key {subject!r}, not a name", expected + " (names: S1 ...)")
+        if not isinstance(seqs, dict) or not seqs:
+            found = "no sequence" if isinstance(seqs, dict) else f"a {type(seqs).__name__}, not a dict"
+            raise DataError(path, f"'{key}'[{subject!r}] holds {found}", expected)
+        names = [n for n in seqs if not isinstance(n, str)]
+        if names:
+            raise DataError(path, f"'{key}'[{subject!r}] has the sequence key {names[0]!r}, not a name", expected)
     return value
 
 
@@ -119,9 +111,10 @@ def _check_array(path: Path, array: Any, where: str, shape_tail: tuple[int, ...]
     """A numeric (T, *shape_tail) array without NaN or inf, else a DataError naming ``where``."""
     array = np.asarray(array)
     numeric = array.dtype != object and np.issubdtype(array.dtype, np.number)
-    if not numeric or array.ndim != 1 + len(shape_tail) or array.shape[1:] != shape_tail:
+    if not numeric or array.ndim != 1 + len(shape_tail) or array.shape[1:] != shape_tail or len(array) == 0:
         raise DataError(path, f"{where} has shape {array.shape} and dtype {array.dtype}",
-                        f"expected {expected}: a numeric array of shape (frames, {', '.join(map(str, shape_tail))})")
+                        f"expected {expected}: a numeric array of shape (frames >= 1, "
+                        f"{', '.join(map(str, shape_tail))})")
     bad = int(np.count_nonzero(~np.isfinite(array)))
     if bad:
         raise DataError(path, f"{where} holds {bad} NaN or infinite value(s)",

@@ -31,6 +31,7 @@ from ..body.anny import DRIVEN_BONES, PHENOTYPE_LABELS, AnnyBody
 from ..cameras import Camera, load_h36m_cameras
 from ..errors import DataError, MissingFileError
 from ..fileio import save_json, save_npz
+from ..safeload import load_npz
 from .h36m import save_2d, save_3d
 from .motions import FPS, VOLUME_CENTRE, Style, make_motion
 
@@ -255,15 +256,20 @@ def load_body_params(folder: str | Path, subject: str, sequence: str) -> BodyPar
     if not path.exists():
         raise MissingFileError(path, "body-model parameters not found",
                                "they exist only for the embedded dataset: run `hgn data synth`")
-    with np.load(path, allow_pickle=True) as f:
-        try:
-            pose = f["pose"].item()[subject][sequence]
-            translation = f["translation"].item()[subject][sequence]
-            phenotype = f["phenotype"].item()[subject]
-        except KeyError as exc:
-            raise DataError(path, f"no parameters for {subject}/{sequence} (missing key {exc})",
-                            "regenerate the dataset with `hgn data synth`") from None
-    return BodyParams(pose, translation, phenotype)
+    f = load_npz(path, "body-model parameter file (keys pose, translation, phenotype)",
+                 "regenerate the dataset with `hgn data synth`")
+    try:
+        pose = f["pose"][subject][sequence]
+        translation = f["translation"][subject][sequence]
+        phenotype = f["phenotype"][subject]
+    except (KeyError, TypeError, IndexError) as exc:
+        raise DataError(path, f"no parameters for {subject}/{sequence} ({type(exc).__name__}: {exc})",
+                        "regenerate the dataset with `hgn data synth`") from None
+    arrays = [np.asarray(a) for a in (pose, translation, phenotype)]
+    if any(a.dtype == object or not np.issubdtype(a.dtype, np.number) for a in arrays):
+        raise DataError(path, f"the parameters of {subject}/{sequence} are not numeric arrays",
+                        "regenerate the dataset with `hgn data synth`")
+    return BodyParams(*arrays)
 
 
 def rebuild_vertices(body: AnnyBody, params: BodyParams, frames: np.ndarray | slice = slice(None)) -> np.ndarray:

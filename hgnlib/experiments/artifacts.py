@@ -25,6 +25,7 @@ from torch import nn
 from .. import skeleton
 from ..errors import DataError, MissingFileError
 from ..fileio import atomic_path
+from ..safeload import load_torch
 from ..models.graph import Graph, as_graph
 from ..models.registry import ModelConfig, build_model, get_config
 
@@ -69,16 +70,33 @@ def read_bundle(path: str | Path) -> dict[str, Any]:
     if not path.exists():
         raise MissingFileError(path, "no model file here",
                                "train one (`hgn train ...`) and pass its model.pt, or a configuration name")
-    try:
-        bundle = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # a file torch cannot read at all
-        raise DataError(path, f"not a model file torch can read ({type(exc).__name__}: {exc})",
-                        f"pass a model.pt written by hgn ({FORMAT})") from None
+    if path.is_dir():
+        raise DataError(path, "a folder, not a model file", "pass the model.pt inside it (e.g. a run folder's)")
+    bundle = load_torch(path, "model file", f"pass a model.pt written by hgn ({FORMAT}); to convert another "
+                        "file, load it in a trusted Python and save only tensors, dicts, lists, strings and numbers")
     if not isinstance(bundle, dict) or bundle.get("format") != FORMAT:
         found = bundle.get("format") if isinstance(bundle, dict) else type(bundle).__name__
         raise DataError(path, f"format {found!r}, expected {FORMAT!r}",
                         "pass the model.pt of a finished run (a resumable checkpoint.pt is not a model file)")
+    _check_entries(path, bundle)
     return bundle
+
+
+def _check_entries(path: Path, bundle: dict) -> None:
+    """Raise DataError unless the bundle has the entries :func:`load_model` reads, of the right kinds."""
+    fix = "the file is damaged or was edited; use the model.pt of a finished run, or retrain it"
+    for key in ("model", "graphs", "state_dict"):
+        if not isinstance(bundle.get(key), dict):
+            found = "missing" if key not in bundle else f"a {type(bundle[key]).__name__}"
+            raise DataError(path, f"entry {key!r} is {found}, expected a dict", fix)
+    if not isinstance(bundle["model"].get("name"), str):
+        raise DataError(path, "entry 'model' has no configuration 'name'", fix)
+    for name, graph in bundle["graphs"].items():
+        if not (isinstance(graph, dict) and isinstance(graph.get("adjacency"), torch.Tensor)
+                and (graph.get("mask") is None or isinstance(graph["mask"], torch.Tensor))):
+            raise DataError(path, f"graph {name!r} is not a dict with an 'adjacency' tensor and a 'mask'", fix)
+    if not all(isinstance(v, torch.Tensor) for v in bundle["state_dict"].values()):
+        raise DataError(path, "entry 'state_dict' holds values that are not tensors", fix)
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
@@ -86,9 +104,14 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     bundle = read_bundle(path)
     info = {k: v for k, v in bundle.items() if k != "state_dict"}
     fields = {k: v for k, v in bundle["model"].items() if k in ModelConfig.__dataclass_fields__}
-    config = ModelConfig(**fields)
-    graphs = {name: as_graph(g["adjacency"], g["mask"]) for name, g in bundle["graphs"].items()}
-    model = build_model(config, graphs)
+    try:
+        config = ModelConfig(**fields)
+        graphs = {name: as_graph(g["adjacency"], g["mask"]) for name, g in bundle["graphs"].items()}
+        model = build_model(config, graphs)
+    except (TypeError, ValueError, KeyError, IndexError, RuntimeError) as exc:
+        raise DataError(Path(path), f"cannot rebuild model {bundle['model']['name']!r} from the file's 'model' and "
+                                    f"'graphs' entries ({type(exc).__name__}: {exc})",
+                        "the file is damaged or was written by another version of the model code; retrain it") from None
     try:
         model.load_state_dict(bundle["state_dict"])
     except RuntimeError as exc:

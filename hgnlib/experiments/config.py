@@ -10,6 +10,7 @@ from typing import Any
 from .. import fingerprint
 from ..models.registry import CONFIGS, get_config
 from ..profiles import PROFILES, Recipe, get_profile
+from .overrides import check_override
 
 #: The modules whose code determines a run's numbers (relative to the package).
 RESULT_CODE = ("models", "graphs", "body/anny.py", "data/dataset.py", "data/h36m.py", "data/pseudo_gt.py",
@@ -71,6 +72,8 @@ class ExperimentConfig:
         unknown = sorted(name for name, _ in self.overrides if name not in allowed)
         if unknown:
             raise ValueError(f"unknown recipe setting(s) {unknown}; choose among {sorted(allowed)}")
+        for name, value in self.overrides:
+            check_override(name, value)
         object.__setattr__(self, "overrides", tuple(sorted((str(k), v) for k, v in self.overrides)))
         if not self.mesh_outputs:
             object.__setattr__(self, "lambda_m", 0.0)

@@ -13,6 +13,7 @@ from torch import nn
 
 from .. import metrics, skeleton
 from ..data.dataset import PoseData, flip_average
+from ..errors import DataError
 from ..fileio import save_npz
 
 EVAL_BATCH = 1024
@@ -111,4 +112,15 @@ def evaluate_model_file(path: str | Path, folder: str | Path, source_2d: str = "
     model, info = load_model(path, device)
     test = load_split(folder, source_2d, train_subjects=(), test_subjects=subjects, test_stride=test_stride).test
     outputs = predict(model, test.inputs.to(device), flip_test)
+    require_finite(outputs["joints"], path, info["model"]["name"])
     return joint_metrics(outputs["joints"], test.targets, test.action), info
+
+
+def require_finite(joints: torch.Tensor | np.ndarray, path: str | Path, name: str) -> None:
+    """Raise DataError naming the model file when its predictions hold NaN or infinite values."""
+    bad = ~np.isfinite(np.asarray(joints.detach().float().cpu() if isinstance(joints, torch.Tensor) else joints))
+    if bad.any():
+        frames = int(bad.reshape(len(bad), -1).any(1).sum())
+        raise DataError(Path(path), f"model {name!r} predicts NaN or infinite 3D joints for {frames} of {len(bad)} "
+                                    "frame(s): its weights are broken",
+                        "use another model.pt (the run's own, or retrain it with `hgn train`)")

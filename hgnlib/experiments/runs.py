@@ -13,18 +13,25 @@ definition, the profile with its recipe, the data's fingerprint and the engine's
   the training time and where it ran.
 
 :func:`run_experiment` returns the cached result when ``metrics.json`` is there, resumes an interrupted run from
-its checkpoint, or trains from scratch. Every file is written atomically: a crash leaves whole files only.
+its checkpoint, or trains from scratch. Every file is written atomically: a crash leaves whole files only. A run
+holds ``runs/<key>.lock`` (filelock) while it trains, so a second identical run started meanwhile waits and then
+returns the first one's result.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 import shutil
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
+import filelock
 import torch
 
 from .. import paths
@@ -175,6 +182,33 @@ def run_experiment(config: ExperimentConfig, data_folder: str | Path | None = No
     """
     folder, fingerprint = resolve_data(config, data_folder)
     out = paths.cache_dir() / RUNS_DIR / config.key(fingerprint)
+    with run_lock(out):
+        return _run_locked(config, data_folder, out, folder, fingerprint, progress, device, resume, restart)
+
+
+@contextlib.contextmanager
+def run_lock(out: Path) -> Iterator[None]:
+    """Hold ``<out>.lock`` (a second process with the same run waits, then finds the first one's result).
+    Processes of one ``torchrun`` job do not lock: they train the run together."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        yield
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(out) + ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        print(f"hgn: waiting for another process that trains the same run ({out.name})", file=sys.stderr)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _run_locked(config: ExperimentConfig, data_folder: str | Path | None, out: Path, folder: Path, fingerprint: str,
+                progress: bool, device: str | torch.device | None, resume: bool, restart: bool) -> RunResult:
+    """:func:`run_experiment` once the run's lock is held."""
     if restart and out.exists():
         shutil.rmtree(out)
     if (out / METRICS_FILE).exists():
@@ -212,11 +246,12 @@ def run_experiment(config: ExperimentConfig, data_folder: str | Path | None = No
         save_predictions(out / PREDICTIONS_FILE, test, outputs, sample, test_meshes)
         save_model(out / MODEL_FILE, model, config.model, graphs, config.to_dict(), out.name,
                    {k: result[k] for k in ("mpjpe", "pa_mpjpe")})
-        seconds = timing["seconds"]
+        seconds = timing["total_seconds"]
         info = {"device": str(ctx.device), "processes": ctx.world_size, "threads": torch.get_num_threads(),
                 "torch": torch.__version__, "train_samples": len(train), "test_samples": len(test),
                 "data_folder": str(folder), "fingerprint": fingerprint,
-                "samples_per_second": round(timing["epochs"] * len(train) / seconds, 1) if seconds else None,
+                "samples_per_second": (round(timing["epochs"] * len(train) / timing["seconds"], 1)
+                                       if timing["seconds"] else None),
                 "eval_seconds": round(time.perf_counter() - started, 2)}
         save_json(out / METRICS_FILE, {"key": out.name, "config": config.to_dict(), "metrics": result,
                                        "history": history, "seconds": seconds, "info": info})

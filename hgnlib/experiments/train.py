@@ -22,18 +22,21 @@ from torch import nn
 from tqdm import tqdm
 
 from ..data.dataset import PoseData, flip_batch
+from ..errors import DataError
 from ..fileio import atomic_path, save_json
 from ..losses import LossWeights, hgn_loss
 from ..models.graph import Graph
 from ..models.initialisation import initialise
 from ..models.registry import build_model, output_layers
 from ..profiles import Recipe
+from ..safeload import load_torch
 from .config import ExperimentConfig
 from .distributed import DistContext, unwrap
 from .evaluate import evaluate
 
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.json"
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "generator", "torch_rng", "cuda_rng", "epoch", "history")
 
 
 @dataclass
@@ -80,7 +83,8 @@ def save_checkpoint(path: Path, state: dict) -> None:
 def train_model(config: ExperimentConfig, graphs: dict[str, Graph] | None, data: TrainingData, out: Path,
                 ctx: DistContext = DistContext(), progress: bool = True) -> tuple[nn.Module, list[dict], dict]:
     """Train ``config`` (resuming from ``out/checkpoint.pt`` when present); returns the model (unwrapped, on the
-    device), the history (one entry per validation point) and this call's timing: seconds and epochs trained."""
+    device), the history (one entry per validation point) and the timing: the seconds and epochs of this call,
+    and ``total_seconds`` including the training before a resume."""
     recipe: Recipe = config.recipe
     device = data.train.inputs.device
     torch.manual_seed(config.seed)
@@ -92,14 +96,20 @@ def train_model(config: ExperimentConfig, graphs: dict[str, Graph] | None, data:
     n = len(data.train)
     steps = len(batches(torch.arange(n), recipe.batch_size, 2 * ctx.world_size))
     if steps == 0:
-        raise ValueError(f"{n} training samples cannot make a batch of {2 * ctx.world_size}")
+        raise DataError(None, f"{n} training samples cannot make a batch of {2 * ctx.world_size}: the run would "
+                              "train zero steps", "use more training data (--set train_limit=null, a lower stride)")
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, max(1, round(recipe.decay_every * steps)), recipe.lr_decay)
     generator = torch.Generator().manual_seed(config.seed)
     history: list[dict] = []
-    start_epoch = 0
+    start_epoch, trained_before = 0, 0.0  # seconds trained before a resume
     checkpoint = out / CHECKPOINT
     if checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        state = load_torch(checkpoint, "training checkpoint", f"delete {checkpoint} or pass --restart",
+                           map_location=device)
+        missing = [k for k in CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
+        if missing:
+            raise DataError(checkpoint, f"not a training checkpoint: entries {missing} are missing",
+                            f"delete {checkpoint} or pass --restart")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -108,6 +118,7 @@ def train_model(config: ExperimentConfig, graphs: dict[str, Graph] | None, data:
         if torch.cuda.is_available() and state["cuda_rng"] is not None:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         history, start_epoch = state["history"], state["epoch"]
+        trained_before = state.get("seconds", 0.0)
     net = ctx.wrap(model)
     if recipe.compile:
         net = torch.compile(net)
@@ -157,8 +168,10 @@ def train_model(config: ExperimentConfig, graphs: dict[str, Graph] | None, data:
                 "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
                 "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                "epoch": epoch + 1, "history": history, "config": config.to_dict()})
+                "epoch": epoch + 1, "history": history, "config": config.to_dict(),
+                "seconds": trained_before + seconds})
             save_json(out / HISTORY, history)
         ctx.barrier()
     bar.close()
-    return unwrap(model), history, {"seconds": seconds, "epochs": recipe.epochs - start_epoch}
+    return unwrap(model), history, {"seconds": seconds, "epochs": recipe.epochs - start_epoch,
+                                    "total_seconds": trained_before + seconds}
