@@ -8,8 +8,9 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Rule:
-    """What a recipe setting accepts: ``kind`` int, float or bool; ``low``/``high`` bounds (``low`` excluded when
-    ``strict``); ``optional``: None is allowed; ``why``: the reason for a bound, shown in the error."""
+    """What a recipe setting accepts: ``kind`` int, float, bool or str; ``low``/``high`` bounds (``low`` excluded when
+    ``strict``); ``choices``: the values a str setting takes; ``optional``: None is allowed; ``why``: the reason for
+    a bound, shown in the error."""
 
     kind: type
     low: float | None = None
@@ -17,6 +18,7 @@ class Rule:
     strict: bool = False
     optional: bool = False
     why: str = ""
+    choices: tuple[str, ...] = ()
 
 
 #: One rule per overridable setting of :class:`hgnlib.profiles.Recipe`.
@@ -32,12 +34,17 @@ RULES: dict[str, Rule] = {
     "evals_per_epoch": Rule(int, 1, 1000),
     "val_samples": Rule(int, 1, optional=True),
     "prediction_samples": Rule(int, 1),
+    "init": Rule(str, choices=("paper", "release"), why="the paper's reading or the released code's"),
+    "loss": Rule(str, choices=("paper", "release"), why="Eq. 4 summed, or the released code's mean squared error"),
+    "pose_weight": Rule(float, 0, strict=True),
     "amp": Rule(bool),
     "compile": Rule(bool),
 }
 
 
 def _kind_ok(kind: type, value: Any) -> bool:
+    if kind is str:
+        return isinstance(value, str)
     if kind is bool:
         return isinstance(value, bool)
     if isinstance(value, bool):
@@ -52,11 +59,15 @@ def check_override(key: str, value: Any) -> None:
     rule = RULES[key]
     if value is None and rule.optional:
         return
-    if _kind_ok(rule.kind, value):
+    if rule.kind is str and _kind_ok(str, value):
+        if value in rule.choices:
+            return
+    elif _kind_ok(rule.kind, value):
         below = rule.low is not None and (value < rule.low or (rule.strict and value == rule.low))
         if not (below or (rule.high is not None and value > rule.high)):
             return
-    names = {int: "an integer", float: "a finite number", bool: "true or false"}
+    names = {int: "an integer", float: "a finite number", bool: "true or false",
+             str: "one of " + ", ".join(rule.choices)}
     low = "" if rule.low is None else (f"> {rule.low:g}" if rule.strict else f">= {rule.low:g}")
     high = "" if rule.high is None else f"<= {rule.high:g}"
     bounds = " and ".join(b for b in (low, high) if b)
