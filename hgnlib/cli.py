@@ -31,20 +31,29 @@ def cmd_body_info(args) -> int:
     return 0
 
 
+def _hierarchy_options(args) -> dict:
+    """``padded``, ``hem`` and ``levels`` of the mesh hierarchy: the body's defaults unless ``--hem`` is given."""
+    from .graphs.hierarchy import body_defaults
+
+    hem, levels = body_defaults(args.body)
+    return {"padded": args.padded, "hem": args.hem or hem, "levels": levels}
+
+
 def cmd_graphs(args) -> int:
     from .body import load_body_model
     from .graphs import hierarchy_cache_path, load_or_build_hierarchy
 
     body = load_body_model(args.body)
-    hierarchy = load_or_build_hierarchy(body, padded=args.padded)
+    options = _hierarchy_options(args)
+    hierarchy = load_or_build_hierarchy(body, **options)
     if args.json:
         print(hierarchy.to_json())
         return 0
     kind = "padded with fake nodes (authors' binary-tree permutation)" if args.padded else "plain (real nodes only)"
     print(f"{body.name}: mesh graph of the main component ({len(hierarchy.vertex_indices)} of {body.num_vertices} "
-          f"vertices), heavy-edge-matching levels, {kind}")
+          f"vertices), heavy-edge-matching levels ({options['hem']} matching), {kind}")
     _print_table(hierarchy.summary())
-    print(f"cached in {hierarchy_cache_path(body, padded=args.padded)}")
+    print(f"cached in {hierarchy_cache_path(body, **options)}")
     return 0
 
 
@@ -53,7 +62,7 @@ def cmd_params(args) -> int:
     from .graphs import load_or_build_hierarchy
     from .models.registry import hierarchy_graphs, param_rows
 
-    hierarchy = load_or_build_hierarchy(load_body_model(args.body), padded=args.padded)
+    hierarchy = load_or_build_hierarchy(load_body_model(args.body), **_hierarchy_options(args))
     rows = param_rows(hierarchy_graphs(hierarchy))
     if args.json:
         print(json.dumps(rows, indent=1))
@@ -111,7 +120,7 @@ def cmd_data_pseudo_gt(args) -> int:
     from .skeleton import TRAIN_SUBJECTS
 
     body = load_body_model(args.body)
-    hierarchy = load_or_build_hierarchy(body, padded=args.padded)
+    hierarchy = load_or_build_hierarchy(body, **_hierarchy_options(args))
     level_c1, level_c = hierarchy.coarse_levels
     mappings = {"mesh_c1": level_c1.mapping, "mesh_c": level_c.mapping}
     folder = Path(args.dir) if args.dir else paths.embedded_dir()
@@ -295,11 +304,17 @@ def build_parser() -> argparse.ArgumentParser:
     graphs.add_argument("--body", choices=["anny", "smpl"], default="anny")
     graphs.add_argument("--padded", action="store_true", help="the authors' fake-node padding (default: plain)")
     graphs.add_argument("--json", action="store_true", help="the same as JSON, with the two chosen levels marked")
+    graphs.add_argument("--hem", choices=["graclus", "release"],
+                    help="heavy edge matching: this project's graclus reading or the authors' released algorithm "
+                         "(default: release on smpl, graclus on anny)")
     graphs.set_defaults(func=cmd_graphs)
 
     params = sub.add_parser("params", help="parameter counts of every model of Tables 2-4 next to the paper's")
     params.add_argument("--body", choices=["anny", "smpl"], default="anny")
     params.add_argument("--padded", action="store_true", help="count on the padded mesh graphs")
+    params.add_argument("--hem", choices=["graclus", "release"],
+                    help="heavy edge matching: this project's graclus reading or the authors' released algorithm "
+                         "(default: release on smpl, graclus on anny)")
     params.add_argument("--json", action="store_true", help="a JSON list with table, name, params, paper_params")
     params.set_defaults(func=cmd_params)
 
@@ -321,6 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     pgt.add_argument("--body", choices=["anny", "smpl"], default="anny")
     pgt.add_argument("--source", choices=["fit", "authors_smpl"], default="fit")
     pgt.add_argument("--padded", action="store_true", help="map to the padded mesh graphs")
+    pgt.add_argument("--hem", choices=["graclus", "release"],
+                    help="heavy edge matching: this project's graclus reading or the authors' released algorithm "
+                         "(default: release on smpl, graclus on anny)")
     pgt.add_argument("--stride", type=int, default=1, help="keep every n-th frame")
     pgt.add_argument("--subjects", nargs="+", help="default: the training subjects")
     pgt.add_argument("--report", action="store_true", help="embedded data only: errors against the true meshes")
