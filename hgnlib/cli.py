@@ -175,13 +175,19 @@ def _summary_row(result) -> dict:
 
 def cmd_train(args) -> int:
     from .experiments import ExperimentConfig, run_experiment, seed_spread
+    from .experiments.variants import variant_settings
 
     try:
-        base = ExperimentConfig(args.model, data=args.data, source_2d=args.source, padded=args.padded,
-                                lambda_m=args.lambda_m, profile=args.profile, flip_train=args.flip_train,
-                                flip_test=args.flip_test,
-                                overrides=(*args.overrides, *((("amp", True),) if args.amp else ()),
-                                           *((("compile", True),) if args.compile else ())))
+        preset, preset_overrides = variant_settings(args.variant, args.model, args.profile)
+        chosen = {name: getattr(args, name) for name in ("body", "mesh_targets", "hem", "padding", "fusion",
+                                                           "train_stride", "test_stride")}
+        fields = {**preset, **{k: v for k, v in chosen.items() if v is not None}}
+        fields["padded"] = args.padded or fields.get("padded", False)
+        overrides = {**preset_overrides, **dict(args.overrides), **({"amp": True} if args.amp else {}),
+                     **({"compile": True} if args.compile else {})}
+        base = ExperimentConfig(args.model, data=args.data, source_2d=args.source, lambda_m=args.lambda_m,
+                                profile=args.profile, flip_train=args.flip_train, flip_test=args.flip_test,
+                                overrides=tuple(overrides.items()), **fields)
     except ValueError as exc:
         raise HGNError(str(exc)) from None
     results = [run_experiment(base.with_seed(seed), data_folder=args.data_dir, progress=not args.json,
@@ -194,7 +200,10 @@ def cmd_train(args) -> int:
                            "path": str(r.path)} for r in results], indent=1))
         return 0
     source = "embedded synthetic data" if args.data == "embedded" else "real Human3.6M"
-    print(f"test metrics in mm, mean over actions ({source}, profile {args.profile})")
+    meshes = (f", {base.body} meshes, {base.mesh_targets} targets, {base.hem} matching"
+              if base.mesh_outputs else "")
+    print(f"test metrics in mm, mean over actions ({source}, profile {args.profile}, variant {args.variant}"
+          f"{meshes})")
     _print_table([_summary_row(r) for r in results])
     if len(results) > 1:
         for metric in ("mpjpe", "pa_mpjpe"):
@@ -364,6 +373,21 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--compile", action="store_true", help="torch.compile the model (same as --set compile=true)")
     tr.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", type=_override,
                     help="change a setting of the profile's recipe, e.g. --set epochs=10 --set lr=2e-3 (repeatable)")
+    tr.add_argument("--variant", choices=["paper", "release"], default="paper",
+                    help="release: every behaviour of the authors' released code where it differs from the paper "
+                         "(fusion, loss, init, hem, padding; strides and epochs on full/paper); each is also "
+                         "settable alone, and a flag given alone wins (table: hgnlib/experiments/variants.py)")
+    tr.add_argument("--body", choices=["anny", "smpl"],
+                    help="body model of the mesh graphs and targets (default: smpl on --profile paper, else anny)")
+    tr.add_argument("--mesh-targets", choices=["fit", "authors_smpl"],
+                    help="coarse-mesh targets: the body fitted to the 3D joints, or SMPL on the authors' "
+                         "parameters (default: authors_smpl with smpl on --profile paper, else fit)")
+    tr.add_argument("--hem", choices=["graclus", "release"], help="heavy edge matching (default: the body's)")
+    tr.add_argument("--padding", choices=["inert", "release"],
+                    help="what the fake nodes of padded graphs do (default inert; release needs --padded)")
+    tr.add_argument("--fusion", choices=["paper", "inplace"], help="fusion order (default paper, Eq. 3)")
+    tr.add_argument("--train-stride", type=_bench_count, help="keep every n-th training frame (default: profile's)")
+    tr.add_argument("--test-stride", type=_bench_count, help="keep every n-th test frame (default: profile's)")
     tr.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
     tr.add_argument("--resume", action="store_true", help="continue an interrupted run of this configuration")
     tr.add_argument("--restart", action="store_true", help="discard an earlier run of this configuration")

@@ -48,6 +48,8 @@ class Recipe:
     prediction_samples: int = 2048
     amp: bool = False
     compile: bool = False
+    init: str = "paper"
+    loss: str = "paper"
     fit: FitConfig = field(default_factory=FitConfig)
 
     def to_dict(self) -> dict:

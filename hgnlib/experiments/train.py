@@ -83,7 +83,7 @@ def train_model(config: ExperimentConfig, graphs: dict[str, Graph] | None, data:
     recipe: Recipe = config.recipe
     device = data.train.inputs.device
     torch.manual_seed(config.seed)
-    model = build_model(config.model, graphs)
+    model = build_model(config.model_config, graphs)
     scale_output_init(model, recipe.output_init_scale)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr, foreach=True)

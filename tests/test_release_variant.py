@@ -1,0 +1,126 @@
+"""Body and mesh targets in the experiment, the paper profile's SMPL requirement, the release preset, padding."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from hgnlib.cli import main
+from hgnlib.experiments import ExperimentConfig
+from hgnlib.experiments.runs import MissingMeshInputsError, check_mesh_inputs, missing_mesh_inputs
+from hgnlib.experiments.variants import RELEASE_DIFFERENCES, apply_variant, differences_table, variant_settings
+from hgnlib.models.graph import as_graph, synthetic_graph
+from hgnlib.models.layers import SemGConv
+from hgnlib.models.registry import ModelConfig, build_model
+from hgnlib.skeleton import TEST_SUBJECTS, TRAIN_SUBJECTS
+
+from smpl_testmodel import write_test_smpl
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("HGN_DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_mesh_settings_default_by_profile_and_are_in_the_key():
+    paper = ExperimentConfig("hgn-128", data="h36m", profile="paper")
+    assert (paper.body, paper.mesh_targets, paper.hem) == ("smpl", "authors_smpl", "release")
+    quick = ExperimentConfig("hgn-128")
+    assert (quick.body, quick.mesh_targets, quick.hem, quick.padding, quick.fusion) == (
+        "anny", "fit", "graclus", "inert", "paper")
+    stand_in = ExperimentConfig("hgn-128", data="h36m", profile="paper", body="anny")
+    assert (stand_in.mesh_targets, stand_in.hem) == ("fit", "graclus")
+    keys = {quick.key("d")}
+    for change in ({"body": "smpl"}, {"hem": "release"}, {"padded": True, "padding": "release"},
+                   {"fusion": "inplace"}, {"train_stride": 5}, {"test_stride": 50}):
+        keys.add(ExperimentConfig("hgn-128", **change).key("d"))
+    assert len(keys) == 7
+    # Models without meshes share their runs whatever the mesh settings.
+    assert (ExperimentConfig("semgcn-128", data="h36m", profile="paper").key("d")
+            == ExperimentConfig("semgcn-128", data="h36m", profile="paper", body="anny", hem="release").key("d"))
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"body": "anny", "mesh_targets": "authors_smpl"}, "body='smpl'"),
+    ({"padding": "release"}, "padded=True"),
+    ({"hem": "metis"}, "hem must be"),
+    ({"body": "star"}, "body must be"),
+    ({"test_stride": 0}, "test_stride"),
+])
+def test_bad_mesh_settings_are_refused(fields, message):
+    with pytest.raises(ValueError, match=message):
+        ExperimentConfig("hgn-128", **fields)
+    with pytest.raises(ValueError, match="fusion"):
+        ExperimentConfig("semgcn-128", fusion="inplace")
+
+
+def test_release_preset_sets_every_difference_and_each_alone_wins():
+    fields, overrides = variant_settings("release", "hgn-128", "quick")
+    assert fields == {"fusion": "inplace", "hem": "release", "padding": "release", "padded": True}
+    assert overrides == {"loss": "release", "init": "release"}
+    fields, overrides = variant_settings("release", "hgn-128", "paper")
+    assert (fields["train_stride"], fields["test_stride"], overrides["epochs"]) == (5, 50, 150)
+    assert "fusion" not in variant_settings("release", "semgcn-128", "quick")[0]
+    assert variant_settings("paper", "hgn-128", "quick") == ({}, {})
+    config = apply_variant(ExperimentConfig("hgn-128", overrides=(("lr", 2e-3),)), "release")
+    assert (config.fusion, config.hem, config.padding, config.padded) == ("inplace", "release", "release", True)
+    assert dict(config.overrides) == {"lr": 2e-3, "loss": "release", "init": "release"}
+    table = differences_table()
+    assert all(d.item in table for d in RELEASE_DIFFERENCES)
+    assert len(table.splitlines()) == len(RELEASE_DIFFERENCES) + 2
+
+
+def test_paper_profile_without_licensed_files_stops_with_one_line(data_dir, capsys):
+    config = ExperimentConfig("hgn-128", data="h36m", profile="paper")
+    with pytest.raises(MissingMeshInputsError, match="SMPL_NEUTRAL.pkl.*Human36M_subject1_smpl_param.json"):
+        check_mesh_inputs(config, data_dir / "h36m")
+    code = main(["train", "--model", "hgn-128", "--data", "h36m", "--profile", "paper"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("hgn: error:") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and "--body anny" in err
+    # The anny stand-in, asked for explicitly, needs no licensed mesh file.
+    assert missing_mesh_inputs(ExperimentConfig("hgn-128", data="h36m", profile="paper", body="anny")) == []
+
+
+def test_paper_profile_finds_smpl_and_the_authors_files(data_dir):
+    write_test_smpl(data_dir / "smpl" / "SMPL_NEUTRAL.pkl")
+    folder = data_dir / "h36m"
+    folder.mkdir()
+    config = ExperimentConfig("hgn-128", data="h36m", profile="paper")
+    assert [p.name for p in missing_mesh_inputs(config, folder)] == [
+        f"Human36M_subject{s[1:]}_smpl_param.json" for s in (*TRAIN_SUBJECTS, *TEST_SUBJECTS)]
+    for s in (*TRAIN_SUBJECTS, *TEST_SUBJECTS):
+        (folder / f"Human36M_subject{s[1:]}_smpl_param.json").write_text(json.dumps({}))
+    assert missing_mesh_inputs(config, folder) == []
+
+
+def test_release_padding_gives_fake_nodes_uniform_semgconv_rows():
+    adjacency = torch.tensor([[0, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 0]], dtype=torch.float32)
+    mask = torch.tensor([True, True, True, False])
+    inert = SemGConv(2, 3, as_graph(adjacency, mask))
+    release = SemGConv(2, 3, as_graph(adjacency, mask, "release"))
+    assert inert.normalized_adjacency()[3].abs().sum() == 0
+    torch.testing.assert_close(release.normalized_adjacency()[3], torch.full((4,), 0.25))
+    # Real rows are the same softmax over their entries in both.
+    torch.testing.assert_close(release.normalized_adjacency()[:3], inert.normalized_adjacency()[:3])
+    assert len(release.edge_logits) == len(inert.edge_logits)
+
+
+def test_release_padding_changes_real_nodes_inert_does_not():
+    def graphs(padding):
+        fine, coarse = synthetic_graph(96, 3.0, num_fake=13, seed=11), synthetic_graph(48, 3.0, num_fake=3, seed=12)
+        return {"mesh_c1": as_graph(fine.adjacency, fine.mask, padding),
+                "mesh_c": as_graph(coarse.adjacency, coarse.mask, padding)}
+    x = torch.randn(8, 17, 2, generator=torch.Generator().manual_seed(0))
+    outs = {}
+    for padding in ("inert", "release"):
+        torch.manual_seed(0)
+        model = build_model(ModelConfig("padded", "hgn", "semgconv", 16), graphs(padding))
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.1 * torch.randn_like(p))
+        outs[padding] = model.train()(x)
+    assert (outs["inert"]["joints"] - outs["release"]["joints"]).abs().max() > 1e-3
+    fake = ~graphs("release")["mesh_c"].mask
+    assert outs["release"]["mesh_c"][:, fake].abs().max() == 0
