@@ -40,9 +40,14 @@ def run(config, smoke_dataset, **kwargs):
 def test_key_changes_with_every_field():
     base = ExperimentConfig("hgn-64", profile="smoke")
     changed = {"model": "hgn-128", "data": "h36m", "source_2d": "detected", "padded": True, "lambda_m": 0.0,
-               "profile": "quick", "seed": 1, "flip_train": True, "flip_test": True, "overrides": (("epochs", 3),)}
-    assert set(changed) == {f.name for f in dataclasses.fields(ExperimentConfig)}
+               "profile": "quick", "seed": 1, "flip_train": True, "flip_test": True, "overrides": (("epochs", 3),),
+               "body": "smpl", "hem": "release", "fusion": "inplace", "train_stride": 2, "test_stride": 3}
+    together = {"mesh_targets": {"body": "smpl", "mesh_targets": "authors_smpl"},
+                "padding": {"padded": True, "padding": "release"}}
+    assert set(changed) | set(together) == {f.name for f in dataclasses.fields(ExperimentConfig)}
     keys = {dataclasses.replace(base, **{k: v}).key("data") for k, v in changed.items()}
+    keys |= {dataclasses.replace(base, **fields).key("data") for fields in together.values()}
+    changed.update(together)
     assert len(keys) == len(changed) and base.key("data") not in keys
     assert base.key("other data") != base.key("data")
     assert base.key("data") == ExperimentConfig("hgn-64", profile="smoke").key("data")

@@ -61,7 +61,8 @@ RELEASE_DIFFERENCES: tuple[Difference, ...] = (
 def variant_settings(variant: str, model: str, profile: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(config fields, recipe overrides)`` of ``variant`` for ``model`` on ``profile`` (see the module doc).
 
-    The release's padding comes with the padded graphs (``padded=True``); fusion applies to HGN models only.
+    The release's padding comes with the padded graphs (``padded=True``, models with mesh graphs); fusion applies
+    to HGN models only.
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
@@ -76,7 +77,8 @@ def variant_settings(variant: str, model: str, profile: str) -> tuple[dict[str, 
         if diff.setting in ("train_stride", "test_stride", "epochs") and not full_length:
             continue
         (fields if diff.where == "config" else overrides)[diff.setting] = diff.value
-    fields["padded"] = True
+    if any(g != "skeleton" for g in get_config(model).graphs):
+        fields["padded"] = True
     return fields, overrides
 
 
