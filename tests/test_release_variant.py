@@ -62,7 +62,7 @@ def test_release_preset_sets_every_difference_and_each_alone_wins():
     fields, overrides = variant_settings("release", "hgn-128", "paper")
     assert (fields["train_stride"], fields["test_stride"], overrides["epochs"]) == (5, 50, 150)
     assert "fusion" not in variant_settings("release", "semgcn-128", "quick")[0]
-    assert "padded" not in variant_settings("release", "semgcn-128", "quick")[0]
+    assert variant_settings("release", "semgcn-128", "quick") == ({}, {"loss": "release", "init": "release"})
     assert variant_settings("paper", "hgn-128", "quick") == ({}, {})
     config = apply_variant(ExperimentConfig("hgn-128", overrides=(("lr", 2e-3),)), "release")
     assert (config.fusion, config.hem, config.padding, config.padded) == ("inplace", "release", "release", True)

@@ -61,8 +61,8 @@ RELEASE_DIFFERENCES: tuple[Difference, ...] = (
 def variant_settings(variant: str, model: str, profile: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(config fields, recipe overrides)`` of ``variant`` for ``model`` on ``profile`` (see the module doc).
 
-    The release's padding comes with the padded graphs (``padded=True``, models with mesh graphs); fusion applies
-    to HGN models only.
+    The mesh settings (matching, padding with ``padded=True``) apply to models with mesh graphs, fusion to HGN
+    models only.
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
@@ -71,13 +71,16 @@ def variant_settings(variant: str, model: str, profile: str) -> tuple[dict[str, 
     if variant == "paper":
         return fields, overrides
     full_length = profile in FULL_LENGTH_PROFILES
+    meshes = any(g != "skeleton" for g in get_config(model).graphs)
     for diff in RELEASE_DIFFERENCES:
         if diff.setting == "fusion" and get_config(model).kind not in FUSION_KINDS:
+            continue
+        if diff.setting in ("hem", "padding") and not meshes:
             continue
         if diff.setting in ("train_stride", "test_stride", "epochs") and not full_length:
             continue
         (fields if diff.where == "config" else overrides)[diff.setting] = diff.value
-    if any(g != "skeleton" for g in get_config(model).graphs):
+    if meshes:
         fields["padded"] = True
     return fields, overrides
 
