@@ -125,3 +125,8 @@ def test_release_padding_changes_real_nodes_inert_does_not():
     assert (outs["inert"]["joints"] - outs["release"]["joints"]).abs().max() > 1e-3
     fake = ~graphs("release")["mesh_c"].mask
     assert outs["release"]["mesh_c"][:, fake].abs().max() == 0
+
+
+def test_readme_holds_the_current_table_of_differences():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert differences_table() in readme
