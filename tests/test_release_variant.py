@@ -130,3 +130,15 @@ def test_release_padding_changes_real_nodes_inert_does_not():
 def test_readme_holds_the_current_table_of_differences():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert differences_table() in readme
+
+
+def test_paper_profile_builds_the_smpl_hierarchy_with_the_release_matching(data_dir):
+    from hgnlib.experiments.runs import model_graphs
+
+    write_test_smpl(data_dir / "smpl" / "SMPL_NEUTRAL.pkl")
+    graphs, hierarchy = model_graphs(ExperimentConfig("hgn-128", data="h36m", profile="paper"))
+    assert hierarchy.body_name == "smpl" and hierarchy.options["hem"] == "release"
+    assert hierarchy.options["levels"] == 9
+    assert graphs["mesh_c"].num_nodes == hierarchy.coarse_levels[1].num_nodes
+    _, stand_in = model_graphs(ExperimentConfig("hgn-128", data="h36m", profile="paper", body="anny"))
+    assert stand_in.body_name == "anny" and stand_in.options["hem"] == "graclus"
