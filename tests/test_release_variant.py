@@ -1,13 +1,17 @@
 """Body and mesh targets in the experiment, the paper profile's SMPL requirement, the release preset, padding."""
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 import torch
 
+from hgnlib import profiles
 from hgnlib.cli import main
-from hgnlib.experiments import ExperimentConfig
-from hgnlib.experiments.runs import MissingMeshInputsError, check_mesh_inputs, missing_mesh_inputs
+from hgnlib.experiments import ExperimentConfig, run_experiment
+from hgnlib.experiments.artifacts import load_model
+from hgnlib.experiments.runs import MissingMeshInputsError, check_mesh_inputs, missing_mesh_inputs, model_graphs
+from hgnlib.fitting import FitConfig
 from hgnlib.experiments.variants import RELEASE_DIFFERENCES, apply_variant, differences_table, variant_settings
 from hgnlib.models.graph import as_graph, synthetic_graph
 from hgnlib.models.layers import SemGConv
@@ -133,8 +137,6 @@ def test_readme_holds_the_current_table_of_differences():
 
 
 def test_paper_profile_builds_the_smpl_hierarchy_with_the_release_matching(data_dir):
-    from hgnlib.experiments.runs import model_graphs
-
     write_test_smpl(data_dir / "smpl" / "SMPL_NEUTRAL.pkl")
     graphs, hierarchy = model_graphs(ExperimentConfig("hgn-128", data="h36m", profile="paper"))
     assert hierarchy.body_name == "smpl" and hierarchy.options["hem"] == "release"
@@ -142,3 +144,21 @@ def test_paper_profile_builds_the_smpl_hierarchy_with_the_release_matching(data_
     assert graphs["mesh_c"].num_nodes == hierarchy.coarse_levels[1].num_nodes
     _, stand_in = model_graphs(ExperimentConfig("hgn-128", data="h36m", profile="paper", body="anny"))
     assert stand_in.body_name == "anny" and stand_in.options["hem"] == "graclus"
+
+
+def test_a_run_trains_on_smpl_graphs_and_targets(data_dir, smoke_dataset, monkeypatch):
+    smoke = profiles.PROFILES["smoke"]
+    tiny = FitConfig(steps=1, refine_steps=1, shape_frames=8, shape_steps=2, screen_frames=4, screen_steps=2)
+    monkeypatch.setitem(profiles.PROFILES, "smoke", dataclasses.replace(
+        smoke, recipe=dataclasses.replace(smoke.recipe, fit=tiny, train_limit=256, epochs=1)))
+    write_test_smpl(data_dir / "smpl" / "SMPL_NEUTRAL.pkl")
+    config = ExperimentConfig("hgn-64", profile="smoke", body="smpl")
+    result = run_experiment(config, data_folder=smoke_dataset[0], progress=False)
+    stored = json.loads((result.path / "config.json").read_text())["config"]
+    assert (stored["body"], stored["mesh_targets"], stored["hem"]) == ("smpl", "fit", "release")
+    _, hierarchy = model_graphs(config)
+    _, info = load_model(result.model_path)
+    assert hierarchy.body_name == "smpl"
+    assert info["output"]["nodes"] == {"joints": 17, **{name: level.num_nodes for name, level in
+                                                         zip(("mesh_c1", "mesh_c"), hierarchy.coarse_levels)}}
+    assert set(result.metrics["mpvpe"]) == {"mesh_c1", "mesh_c"}
