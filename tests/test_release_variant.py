@@ -11,8 +11,8 @@ from hgnlib.cli import main
 from hgnlib.experiments import ExperimentConfig, run_experiment
 from hgnlib.experiments.artifacts import load_model
 from hgnlib.experiments.runs import MissingMeshInputsError, check_mesh_inputs, missing_mesh_inputs, model_graphs
-from hgnlib.fitting import FitConfig
 from hgnlib.experiments.variants import RELEASE_DIFFERENCES, apply_variant, differences_table, variant_settings
+from hgnlib.fitting import FitConfig
 from hgnlib.models.graph import as_graph, synthetic_graph
 from hgnlib.models.layers import SemGConv
 from hgnlib.models.registry import ModelConfig, build_model
