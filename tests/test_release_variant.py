@@ -3,11 +3,13 @@ import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from hgnlib import profiles
+from hgnlib import profiles, skeleton
 from hgnlib.cli import main
+from hgnlib.data.h36m import AUTHORS_ACTIONS, AUTHORS_TO_H36M17, FIRST_ACTION_IDX, THREE_D_FILE, load_3d
 from hgnlib.experiments import ExperimentConfig, run_experiment
 from hgnlib.experiments.artifacts import load_model
 from hgnlib.experiments.runs import MissingMeshInputsError, check_mesh_inputs, missing_mesh_inputs, model_graphs
@@ -162,3 +164,52 @@ def test_a_run_trains_on_smpl_graphs_and_targets(data_dir, smoke_dataset, monkey
     assert info["output"]["nodes"] == {"joints": 17, **{name: level.num_nodes for name, level in
                                                          zip(("mesh_c1", "mesh_c"), hierarchy.coarse_levels)}}
     assert set(result.metrics["mpvpe"]) == {"mesh_c1", "mesh_c"}
+
+
+def write_authors_files(dataset: Path, folder: Path, stride: int, seed: int = 0) -> None:
+    """The authors' JSON files (joints, SMPL parameters, images, cameras) of every sequence of ``dataset``'s
+    ``data_3d_h36m.npz``, at every ``stride``-th frame, in their standard formats (SMPL parameters random)."""
+    rng = np.random.default_rng(seed)
+    positions = load_3d(dataset / THREE_D_FILE)
+    images = {"images": [{"id": c, "width": 1000, "height": 1002, "action_idx": 2, "subaction_idx": 1,
+                          "cam_idx": c, "frame_idx": 0} for c in (1, 2, 3, 4)], "annotations": []}
+    cameras = {str(c): {"R": np.eye(3).tolist(), "t": [0.0, 0.0, 5000.0], "f": [1145.0, 1145.0],
+                        "c": [500.0, 500.0]} for c in (1, 2, 3, 4)}
+    for subject, sequences in positions.items():
+        joints, params = {}, {}
+        for name, world in sequences.items():
+            action, sub = name.rsplit(" ", 1)
+            key, ours = str(AUTHORS_ACTIONS.index(action) + FIRST_ACTION_IDX), skeleton.to_17(world) * 1000
+            theirs = np.empty_like(ours)
+            theirs[:, list(AUTHORS_TO_H36M17)] = ours
+            frames = range(0, len(world), stride)
+            joints.setdefault(key, {})[sub] = {str(f): theirs[f].tolist() for f in frames}
+            params.setdefault(key, {})[sub] = {str(f): {"pose": (0.1 * rng.normal(size=72)).tolist(),
+                                                        "shape": rng.normal(size=10).tolist(),
+                                                        "trans": rng.normal(size=3).tolist()} for f in frames}
+        number = subject[1:]
+        for kind, content in (("data", images), ("camera", cameras), ("joint_3d", joints), ("smpl_param", params)):
+            (folder / f"Human36M_subject{number}_{kind}.json").write_text(json.dumps(content))
+
+
+def test_paper_profile_trains_on_smpl_and_the_authors_parameters(data_dir, smoke_dataset, capsys):
+    folder = data_dir / "h36m"
+    folder.mkdir()
+    for name in (THREE_D_FILE, "data_2d_h36m_gt.npz"):
+        (folder / name).symlink_to(smoke_dataset[0] / name)
+    write_authors_files(smoke_dataset[0], folder, stride=10)
+    write_test_smpl(data_dir / "smpl" / "SMPL_NEUTRAL.pkl")
+    capsys.readouterr()
+    code = main(["train", "--model", "hgn-64", "--data", "h36m", "--profile", "paper", "--data-dir", str(folder),
+                 "--train-stride", "10", "--test-stride", "10", "--set", "epochs=1", "--set", "train_limit=256",
+                 "--set", "val_samples=64", "--set", "prediction_samples=64", "--json"])
+    assert code == 0
+    (run,) = json.loads(capsys.readouterr().out)
+    assert (run["config"]["body"], run["config"]["mesh_targets"], run["config"]["hem"]) == (
+        "smpl", "authors_smpl", "release")
+    assert set(run["metrics"]["mpvpe"]) == {"mesh_c1", "mesh_c"}
+    assert list((folder / "pseudo_gt").glob("authors_smpl-s10-*/index.json"))
+    _, info = load_model(Path(run["path"]) / "model.pt")
+    _, hierarchy = model_graphs(ExperimentConfig(**{**run["config"], "overrides": ()}))
+    assert hierarchy.body_name == "smpl"
+    assert info["output"]["nodes"]["mesh_c"] == hierarchy.coarse_levels[1].num_nodes
