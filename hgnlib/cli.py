@@ -31,20 +31,29 @@ def cmd_body_info(args) -> int:
     return 0
 
 
+def _hierarchy_options(args) -> dict:
+    """``padded``, ``hem`` and ``levels`` of the mesh hierarchy: the body's defaults unless ``--hem`` is given."""
+    from .graphs.hierarchy import body_defaults
+
+    hem, levels = body_defaults(args.body)
+    return {"padded": args.padded, "hem": args.hem or hem, "levels": levels}
+
+
 def cmd_graphs(args) -> int:
     from .body import load_body_model
     from .graphs import hierarchy_cache_path, load_or_build_hierarchy
 
     body = load_body_model(args.body)
-    hierarchy = load_or_build_hierarchy(body, padded=args.padded)
+    options = _hierarchy_options(args)
+    hierarchy = load_or_build_hierarchy(body, **options)
     if args.json:
         print(hierarchy.to_json())
         return 0
     kind = "padded with fake nodes (authors' binary-tree permutation)" if args.padded else "plain (real nodes only)"
     print(f"{body.name}: mesh graph of the main component ({len(hierarchy.vertex_indices)} of {body.num_vertices} "
-          f"vertices), heavy-edge-matching levels, {kind}")
+          f"vertices), heavy-edge-matching levels ({options['hem']} matching), {kind}")
     _print_table(hierarchy.summary())
-    print(f"cached in {hierarchy_cache_path(body, padded=args.padded)}")
+    print(f"cached in {hierarchy_cache_path(body, **options)}")
     return 0
 
 
@@ -53,7 +62,7 @@ def cmd_params(args) -> int:
     from .graphs import load_or_build_hierarchy
     from .models.registry import hierarchy_graphs, param_rows
 
-    hierarchy = load_or_build_hierarchy(load_body_model(args.body), padded=args.padded)
+    hierarchy = load_or_build_hierarchy(load_body_model(args.body), **_hierarchy_options(args))
     rows = param_rows(hierarchy_graphs(hierarchy))
     if args.json:
         print(json.dumps(rows, indent=1))
@@ -116,7 +125,7 @@ def cmd_data_pseudo_gt(args) -> int:
     from .skeleton import TRAIN_SUBJECTS
 
     body = load_body_model(args.body)
-    hierarchy = load_or_build_hierarchy(body, padded=args.padded)
+    hierarchy = load_or_build_hierarchy(body, **_hierarchy_options(args))
     level_c1, level_c = hierarchy.coarse_levels
     mappings = {"mesh_c1": level_c1.mapping, "mesh_c": level_c.mapping}
     folder = Path(args.dir) if args.dir else paths.embedded_dir()
@@ -188,13 +197,19 @@ def _summary_row(result) -> dict:
 
 def cmd_train(args) -> int:
     from .experiments import ExperimentConfig, run_experiment, seed_spread
+    from .experiments.variants import variant_settings
 
     try:
-        base = ExperimentConfig(args.model, data=args.data, source_2d=args.source, padded=args.padded,
-                                lambda_m=args.lambda_m, profile=args.profile, flip_train=args.flip_train,
-                                flip_test=args.flip_test,
-                                overrides=(*args.overrides, *((("amp", True),) if args.amp else ()),
-                                           *((("compile", True),) if args.compile else ())))
+        preset, preset_overrides = variant_settings(args.variant, args.model, args.profile)
+        chosen = {name: getattr(args, name) for name in ("body", "mesh_targets", "hem", "padding", "fusion",
+                                                           "train_stride", "test_stride")}
+        fields = {**preset, **{k: v for k, v in chosen.items() if v is not None}}
+        fields["padded"] = args.padded or fields.get("padded", False)
+        overrides = {**preset_overrides, **dict(args.overrides), **({"amp": True} if args.amp else {}),
+                     **({"compile": True} if args.compile else {})}
+        base = ExperimentConfig(args.model, data=args.data, source_2d=args.source, lambda_m=args.lambda_m,
+                                profile=args.profile, flip_train=args.flip_train, flip_test=args.flip_test,
+                                overrides=tuple(overrides.items()), **fields)
     except ValueError as exc:
         raise HGNError(str(exc)) from None
     results = [run_experiment(base.with_seed(seed), data_folder=args.data_dir, progress=not args.json,
@@ -207,7 +222,10 @@ def cmd_train(args) -> int:
                            "path": str(r.path)} for r in results], indent=1))
         return 0
     source = "embedded synthetic data" if args.data == "embedded" else "real Human3.6M"
-    print(f"test metrics in mm, mean over actions ({source}, profile {args.profile})")
+    meshes = (f", {base.body} meshes, {base.mesh_targets} targets, {base.hem} matching"
+              if base.mesh_outputs else "")
+    print(f"test metrics in mm, mean over actions ({source}, profile {args.profile}, variant {args.variant}"
+          f"{meshes})")
     _print_table([_summary_row(r) for r in results])
     if len(results) > 1:
         for metric in ("mpjpe", "pa_mpjpe"):
@@ -326,11 +344,17 @@ def build_parser() -> argparse.ArgumentParser:
     graphs.add_argument("--body", choices=["anny", "smpl"], default="anny")
     graphs.add_argument("--padded", action="store_true", help="the authors' fake-node padding (default: plain)")
     graphs.add_argument("--json", action="store_true", help="the same as JSON, with the two chosen levels marked")
+    graphs.add_argument("--hem", choices=["graclus", "release"],
+                    help="heavy edge matching: this project's graclus reading or the authors' released algorithm "
+                         "(default: release on smpl, graclus on anny)")
     graphs.set_defaults(func=cmd_graphs)
 
     params = sub.add_parser("params", help="parameter counts of every model of Tables 2-4 next to the paper's")
     params.add_argument("--body", choices=["anny", "smpl"], default="anny")
     params.add_argument("--padded", action="store_true", help="count on the padded mesh graphs")
+    params.add_argument("--hem", choices=["graclus", "release"],
+                    help="heavy edge matching: this project's graclus reading or the authors' released algorithm "
+                         "(default: release on smpl, graclus on anny)")
     params.add_argument("--json", action="store_true", help="a JSON list with table, name, params, paper_params")
     params.set_defaults(func=cmd_params)
 
@@ -352,6 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
     pgt.add_argument("--body", choices=["anny", "smpl"], default="anny")
     pgt.add_argument("--source", choices=["fit", "authors_smpl"], default="fit")
     pgt.add_argument("--padded", action="store_true", help="map to the padded mesh graphs")
+    pgt.add_argument("--hem", choices=["graclus", "release"],
+                    help="heavy edge matching: this project's graclus reading or the authors' released algorithm "
+                         "(default: release on smpl, graclus on anny)")
     pgt.add_argument("--stride", type=int, default=1, help="keep every n-th frame")
     pgt.add_argument("--subjects", nargs="+", help="default: the training subjects")
     pgt.add_argument("--report", action="store_true", help="embedded data only: errors against the true meshes")
@@ -377,6 +404,21 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--compile", action="store_true", help="torch.compile the model (same as --set compile=true)")
     tr.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", type=_override,
                     help="change a setting of the profile's recipe, e.g. --set epochs=10 --set lr=2e-3 (repeatable)")
+    tr.add_argument("--variant", choices=["paper", "release"], default="paper",
+                    help="release: every behaviour of the authors' released code where it differs from the paper "
+                         "(fusion, loss, init, hem, padding; strides and epochs on full/paper); each is also "
+                         "settable alone, and a flag given alone wins (table: hgnlib/experiments/variants.py)")
+    tr.add_argument("--body", choices=["anny", "smpl"],
+                    help="body model of the mesh graphs and targets (default: smpl on --profile paper, else anny)")
+    tr.add_argument("--mesh-targets", choices=["fit", "authors_smpl"],
+                    help="coarse-mesh targets: the body fitted to the 3D joints, or SMPL on the authors' "
+                         "parameters (default: authors_smpl with smpl on --profile paper, else fit)")
+    tr.add_argument("--hem", choices=["graclus", "release"], help="heavy edge matching (default: the body's)")
+    tr.add_argument("--padding", choices=["inert", "release"],
+                    help="what the fake nodes of padded graphs do (default inert; release needs --padded)")
+    tr.add_argument("--fusion", choices=["paper", "inplace"], help="fusion order (default paper, Eq. 3)")
+    tr.add_argument("--train-stride", type=_bench_count, help="keep every n-th training frame (default: profile's)")
+    tr.add_argument("--test-stride", type=_bench_count, help="keep every n-th test frame (default: profile's)")
     tr.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
     tr.add_argument("--resume", action="store_true", help="continue an interrupted run of this configuration")
     tr.add_argument("--restart", action="store_true", help="discard an earlier run of this configuration")

@@ -40,8 +40,10 @@ class Recipe:
     - ``init``: how the weights start: ``"paper"`` (Xavier per weight matrix) or ``"release"`` (the released code's
       Xavier on SemGConv's stacked weight tensor and default fusion maps); :mod:`hgnlib.models.initialisation`.
     - ``loss``: ``"paper"`` (Eq. 4: squared distances summed over joints / vertices) or ``"release"`` (mean squared
-      error per output, as ``nn.MSELoss`` in the released code); ``pose_weight`` is lambda_P (the HGN release
-      weights the joints 100 against 1 per coarse mesh, i.e. ``pose_weight=100`` with lambda_M = 1).
+      error per output, as ``nn.MSELoss`` in the released code). In both forms lambda_M weighs the mesh terms against
+      the joints'; ``loss_scale`` multiplies the whole loss (the HGN release weights the joints x100 and each coarse
+      mesh x1: ``loss=release``, ``loss_scale=100`` at lambda_M = 0.01; SemGCN's release: ``loss_scale=1``). Adam is
+      blind to a constant scale; gradient-norm clipping is not.
     - ``amp``: mixed precision (bfloat16 autocast of the forward pass; fp32 weights, optimizer and loss);
       ``compile``: ``torch.compile`` the model.
     - ``fit``: the settings of the coarse-mesh pseudo-ground-truth fit (:mod:`hgnlib.fitting`).
@@ -60,7 +62,7 @@ class Recipe:
     prediction_samples: int = 2048
     init: str = "paper"
     loss: str = "paper"
-    pose_weight: float = 1.0
+    loss_scale: float = 1.0
     amp: bool = False
     compile: bool = False
     fit: FitConfig = field(default_factory=FitConfig)

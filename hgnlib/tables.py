@@ -11,7 +11,8 @@ from typing import Iterable
 import pandas as pd
 
 from . import skeleton
-from .experiments.runs import RunResult, run_experiment
+from .experiments.config import ExperimentConfig
+from .experiments.runs import RunResult, run_experiment, seed_spread
 from .experiments.suite import Entry, entries
 from .profiles import get_profile
 
@@ -22,15 +23,45 @@ MISSING = "–"
 
 
 def data_note(data: str, profile: str) -> str:
-    """Where our numbers come from, for table headings."""
+    """Where our numbers come from, for table headings: data, profile, and the body and mesh targets of the
+    mesh-branch models (the defaults of :class:`~hgnlib.experiments.ExperimentConfig` for this profile)."""
     what = ("the embedded synthetic dataset (anny bodies, real H36M cameras), NOT the paper's Human3.6M"
             if data == "embedded" else "real Human3.6M")
-    return f"ours: {what}; profile '{profile}' ({get_profile(profile).description})"
+    mesh = ExperimentConfig("hgn-128", data=data, profile=profile)
+    targets = {"fit": "fitted to the 3D joints", "authors_smpl": "the authors' SMPL parameters"}[mesh.mesh_targets]
+    return (f"ours: {what}; profile '{profile}' ({get_profile(profile).description}); mesh graphs of {mesh.body} "
+            f"({mesh.hem} matching), coarse-mesh targets {targets}")
 
 
 def run_table(table: str, data: str, profile: str, progress: bool = True) -> list[tuple[Entry, RunResult]]:
     """The rows of ``table`` with their (cached, else trained) results."""
     return [(e, run_experiment(e.config, progress=progress)) for e in entries(table, data, profile)]
+
+
+def variant_comparison(data: str, profile: str, progress: bool = True) -> pd.DataFrame:
+    """Paper vs released-code settings (table 'release') over the seeds of the spread: per model and variant, the
+    mean and sample std of MPJPE and PA-MPJPE; per model, the difference release - paper and its ratio to the
+    larger of the two seed spreads."""
+    from .experiments.suite import variant_configs
+
+    runs: dict[str, list[RunResult]] = {}
+    labels = {e.config.with_seed(0): e.label for e in entries("release", data, profile)}
+    for config in variant_configs(data, profile):
+        runs.setdefault(labels[config.with_seed(0)], []).append(run_experiment(config, progress=progress))
+    rows = {}
+    for label, results in runs.items():
+        row = {}
+        for metric in ("mpjpe", "pa_mpjpe"):
+            spread = seed_spread(results, metric)
+            row.update({f"{metric} mean": spread["mean"], f"{metric} std": spread["std"]})
+        rows[label] = {**row, "seeds": len(results)}
+    frame = pd.DataFrame(rows).T
+    for model in dict.fromkeys(label.split(",")[0] for label in rows):
+        paper, release = frame.loc[f"{model}, paper settings"], frame.loc[f"{model}, release settings"]
+        diff = release["mpjpe mean"] - paper["mpjpe mean"]
+        noise = max(paper["mpjpe std"], release["mpjpe std"])
+        frame.loc[f"{model}: release - paper", ["mpjpe mean", "mpjpe std"]] = [diff, diff / noise if noise else None]
+    return frame
 
 
 def ours(result: RunResult, metric: str) -> float | None:

@@ -39,9 +39,14 @@ def run(config, smoke_dataset, **kwargs):
 def test_key_changes_with_every_field():
     base = ExperimentConfig("hgn-64", profile="smoke")
     changed = {"model": "hgn-128", "data": "h36m", "source_2d": "detected", "padded": True, "lambda_m": 0.0,
-               "profile": "quick", "seed": 1, "flip_train": True, "flip_test": True, "overrides": (("epochs", 3),)}
-    assert set(changed) == {f.name for f in dataclasses.fields(ExperimentConfig)}
+               "profile": "quick", "seed": 1, "flip_train": True, "flip_test": True, "overrides": (("epochs", 3),),
+               "body": "smpl", "hem": "release", "fusion": "inplace", "train_stride": 2, "test_stride": 3}
+    together = {"mesh_targets": {"body": "smpl", "mesh_targets": "authors_smpl"},
+                "padding": {"padded": True, "padding": "release"}}
+    assert set(changed) | set(together) == {f.name for f in dataclasses.fields(ExperimentConfig)}
     keys = {dataclasses.replace(base, **{k: v}).key("data") for k, v in changed.items()}
+    keys |= {dataclasses.replace(base, **fields).key("data") for fields in together.values()}
+    changed.update(together)
     assert len(keys) == len(changed) and base.key("data") not in keys
     assert base.key("other data") != base.key("data")
     assert base.key("data") == ExperimentConfig("hgn-64", profile="smoke").key("data")
@@ -174,13 +179,13 @@ def test_mixed_precision_run(cache, smoke_dataset, monkeypatch):
     assert 0 < result.metrics["mpjpe"] < 5000 and "amp=True" in result.config.label
 
 
-def test_recipe_loss_form_and_pose_weight_reach_the_loss(cache, smoke_dataset, monkeypatch):
+def test_recipe_loss_form_and_scale_reach_the_loss(cache, smoke_dataset, monkeypatch):
     seen = []
     real = train_module.hgn_loss
     monkeypatch.setattr(train_module, "hgn_loss", lambda *a, **k: (seen.append(a[3]), real(*a, **k))[1])
-    overrides = (("epochs", 1), ("train_limit", 128), ("loss", "release"), ("pose_weight", 100.0))
-    run(ExperimentConfig("hgn-64", profile="smoke", lambda_m=1.0, overrides=overrides), smoke_dataset)
-    assert seen and all(w.reduction == "mse" and w.pose == 100.0 and w.mesh == 1.0 for w in seen)
+    overrides = (("epochs", 1), ("train_limit", 128), ("loss", "release"), ("loss_scale", 100.0))
+    run(ExperimentConfig("hgn-64", profile="smoke", lambda_m=0.01, overrides=overrides), smoke_dataset)
+    assert seen and all(w.reduction == "mse" and w.pose == 100.0 and w.mesh == pytest.approx(1.0) for w in seen)
     with pytest.raises(ValueError, match="loss must be one of"):
         profiles.Recipe(loss="l1")
     with pytest.raises(ValueError, match="init must be one of"):

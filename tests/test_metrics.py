@@ -15,9 +15,22 @@ def pose(seed=0, n=1):
 def test_mpjpe_by_hand():
     target = torch.zeros(1, 17, 3)
     pred = target.clone()
-    pred[0, 0] = torch.tensor([0.003, 0.004, 0.0])  # 5 mm on one joint
+    pred[0, 3] = torch.tensor([0.003, 0.004, 0.0])  # 5 mm on one joint
     assert metrics.mpjpe(pred, target).item() == pytest.approx(5 / 17)
-    assert metrics.per_joint(pred, target)["Pelvis"] == pytest.approx(5)
+    assert metrics.per_joint(pred, target)["RAnkle"] == pytest.approx(5)
+
+
+def test_mpjpe_subtracts_the_predicted_pelvis():
+    target = pose(4, 2)
+    target = target - target[:, :1]
+    shifted = target + torch.tensor([0.03, 0.0, 0.04])  # the whole prediction 50 mm off, pelvis included
+    assert metrics.mpjpe(shifted, target).abs().max().item() < 1e-4
+    assert metrics.mpjpe(shifted, target, root=None).numpy() == pytest.approx([50, 50], rel=1e-5)
+    # A pelvis error alone moves every root-aligned joint: 5 mm off at the pelvis -> 5 mm on the 16 others.
+    pred = target.clone()
+    pred[:, 0] += torch.tensor([0.003, 0.004, 0.0])
+    assert metrics.mpjpe(pred, target).numpy() == pytest.approx([5 * 16 / 17] * 2, rel=1e-4)
+    assert metrics.per_joint(pred, target)["Pelvis"] == pytest.approx(0)
 
 
 def test_procrustes_removes_similarity_transforms():
@@ -59,14 +72,19 @@ def test_mpvpe_masks_fake_nodes():
     assert metrics.mpvpe(pred, target).min().item() == pytest.approx(1000 * math.sqrt(3) / 4)
 
 
-def test_pck_auc():
-    target = torch.zeros(1, 4, 3)
+def test_pck_auc_over_the_standard_joints():
+    assert [metrics.skeleton.H36M17_NAMES[j] for j in metrics.PCK_JOINTS if j in (0, 7, 9)] == []
+    assert len(metrics.PCK_JOINTS) == 14
+    target = torch.zeros(1, 17, 3)
     pred = target.clone()
-    pred[0, :, 0] = torch.tensor([0.0, 0.1, 0.2, 0.012])  # 0, 100, 200, 12 mm
-    assert metrics.pck(pred, target).item() == pytest.approx(75)
-    # thresholds 0..150 step 5 (31 values): joint 0 counts at 30 (not at 0), 12 mm at 28, 100 mm at 10, 200 at 0
-    assert metrics.auc(pred, target).item() == pytest.approx(100 * (30 + 28 + 10) / (31 * 4))
-    assert metrics.pck(pred, target, joints=[0, 3]).item() == pytest.approx(100)
+    # Standard joints: RHip 100 mm, RKnee 200 mm, RAnkle 12 mm off, the 11 others exact; the pelvis is exact.
+    pred[0, [1, 2, 3], 0] = torch.tensor([0.1, 0.2, 0.012])
+    assert metrics.pck(pred, target).item() == pytest.approx(100 * 13 / 14)
+    # thresholds 0..150 step 5 (31 values): exact joints count at 30 (not at 0), 12 mm at 28, 100 mm at 10
+    assert metrics.auc(pred, target).item() == pytest.approx(100 * (11 * 30 + 28 + 10) / (31 * 14))
+    # The 17-joint variant also counts pelvis, spine and nose (exact here).
+    assert metrics.pck(pred, target, joints=metrics.ALL_JOINTS).item() == pytest.approx(100 * 16 / 17)
+    assert metrics.pck(pred, target, joints=(0, 3)).item() == pytest.approx(100)
 
 
 def test_action_convention():

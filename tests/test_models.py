@@ -9,7 +9,7 @@ import torch
 from hgnlib.models import (CONFIGS, TABLE_ENTRIES, Branch, HGNSpec, ModelConfig, as_graph, build_model, count_params,
                            param_rows, skeleton_graph, synthetic_graph)
 from hgnlib.models.graph import Graph
-from hgnlib.models.graphsh import LIMB_GROUPS, PART_GROUPS, GroupPool, pooled_graph
+from hgnlib.models.graphsh import LIMB_EDGES, LIMB_GROUPS, PART_EDGES, PART_GROUPS, GroupPool, edge_graph
 from hgnlib.models.hgn import HGN
 from hgnlib.models.reference import as_reference
 
@@ -98,10 +98,15 @@ def test_spec_validation():
 
 
 def test_graphsh_pools_joints_to_parts_to_limbs():
-    parts = pooled_graph(skeleton_graph(), PART_GROUPS)
-    limbs = pooled_graph(parts, LIMB_GROUPS)
+    parts = edge_graph(len(PART_GROUPS), PART_EDGES)
+    limbs = edge_graph(len(LIMB_GROUPS), LIMB_EDGES)
     assert parts.num_nodes == 8 and parts.num_entries == 8 + 2 * 7
     assert limbs.num_nodes == 4 and limbs.num_entries == 4 + 2 * 3
+    # The release's graphs: the lower torso (part 3) joins the shoulders (7), not the head group (4); the limb
+    # chain runs lower legs - lower torso - forearms - head and shoulders.
+    assert parts.adjacency[3, 7] == 1 and parts.adjacency[3, 4] == 0
+    assert PART_GROUPS[0] == (5, 6) and LIMB_GROUPS[2] == (5, 6) and limbs.adjacency[1, 2] == 1
+    assert sorted(j for g in PART_GROUPS for j in g) == list(range(17))
     pool = GroupPool(PART_GROUPS)
     x = torch.arange(17.0).view(1, 17, 1)
     assert pool(x).flatten().tolist() == [max(g) for g in PART_GROUPS]

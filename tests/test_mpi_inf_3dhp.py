@@ -93,9 +93,14 @@ def test_per_scene_metrics(tmp_path):
     test = mpi.load_mpi_inf_3dhp_test(tmp_path, sequences=["TS2", "TS6"])
     table = mpi.per_scene_metrics(test.data.targets.clone(), test)
     assert list(table) == ["GS", "Outdoor", "All"]
-    assert all(row == {"pck": 100.0, "auc": pytest.approx(100 * 30 / 31), "mpjpe": 0.0} for row in table.values())
-    shifted = test.data.targets + torch.tensor([0.2, 0.0, 0.0])  # 200 mm off everywhere
-    assert mpi.per_scene_metrics(shifted, test)["All"]["pck"] == 0.0
+    exact = {"pck": 100.0, "auc": pytest.approx(100 * 30 / 31), "pck17": 100.0, "auc17": pytest.approx(100 * 30 / 31),
+             "mpjpe": 0.0}
+    assert all(row == exact for row in table.values())
+    shifted = test.data.targets.clone()
+    shifted[:, 1:] += torch.tensor([0.2, 0.0, 0.0])  # every joint but the pelvis 200 mm off
+    row = mpi.per_scene_metrics(shifted, test)["All"]
+    assert row["pck"] == 0.0 and row["pck17"] == pytest.approx(100 / 17)  # the 17-joint variant counts the pelvis
+    assert mpi.per_scene_metrics(test.data.targets + 0.2, test)["All"]["pck"] == 100.0  # roots are aligned
     outdoor = test.subset(test.scene == 2)
     assert len(outdoor) == int((test.scene == 2).sum()) and outdoor.data.subjects == ["TS2", "TS6"]
 

@@ -39,7 +39,7 @@ INPUT_CONVENTION = {
 }
 
 
-def save_model(path: str | Path, model: nn.Module, model_name: str, graphs: Mapping[str, Graph],
+def save_model(path: str | Path, model: nn.Module, model_name: str | ModelConfig, graphs: Mapping[str, Graph],
                experiment: dict | None = None, key: str | None = None, metrics: dict | None = None) -> Path:
     """Write the bundle atomically; ``graphs`` are the prepared graphs the model was built on."""
     config = get_config(model_name)
@@ -50,7 +50,8 @@ def save_model(path: str | Path, model: nn.Module, model_name: str, graphs: Mapp
     bundle = {
         "format": FORMAT,
         "model": {"name": config.name, **asdict(config)},
-        "graphs": {name: {"adjacency": g.adjacency.cpu(), "mask": None if g.mask is None else g.mask.cpu()}
+        "graphs": {name: {"adjacency": g.adjacency.cpu(), "mask": None if g.mask is None else g.mask.cpu(),
+                          "padding": g.padding}
                    for name, g in graphs.items() if name in config.graphs},
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "input": INPUT_CONVENTION,
@@ -106,7 +107,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     fields = {k: v for k, v in bundle["model"].items() if k in ModelConfig.__dataclass_fields__}
     try:
         config = ModelConfig(**fields)
-        graphs = {name: as_graph(g["adjacency"], g["mask"]) for name, g in bundle["graphs"].items()}
+        graphs = {name: as_graph(g["adjacency"], g["mask"], g.get("padding", "inert"))
+                  for name, g in bundle["graphs"].items()}
         model = build_model(config, graphs)
     except (TypeError, ValueError, KeyError, IndexError, RuntimeError) as exc:
         raise DataError(Path(path), f"cannot rebuild model {bundle['model']['name']!r} from the file's 'model' and "

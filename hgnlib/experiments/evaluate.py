@@ -46,13 +46,16 @@ def evenly_spaced(n: int, k: int | None) -> torch.Tensor:
 
 def joint_metrics(pred: torch.Tensor, target: torch.Tensor, action: torch.Tensor) -> dict:
     """The summary and breakdowns of joint predictions (mm): 'mpjpe' and 'pa_mpjpe' (mean over actions),
-    'per_action' {metric: {action: mm}}, 'per_joint', 'per_body_part', 'pck' and 'auc' (%, 150 mm)."""
+    'per_action' {metric: {action: mm}}, 'per_joint', 'per_body_part', 'pck' and 'auc' (%, 150 mm, the standard
+    14 MPI-INF-3DHP joints) and 'pck17' / 'auc17' (all 17 joints, pelvis included)."""
     pred, target, action = pred.float().cpu(), target.float().cpu(), action.cpu()
     per_action = {"mpjpe": metrics.per_group(metrics.mpjpe(pred, target), action, skeleton.ACTIONS),
                   "pa_mpjpe": metrics.per_group(metrics.pa_mpjpe(pred, target), action, skeleton.ACTIONS)}
     return {**{k: metrics.mean_over_actions(v) for k, v in per_action.items()}, "per_action": per_action,
             "per_joint": metrics.per_joint(pred, target), "per_body_part": metrics.per_body_part(pred, target),
-            "pck": float(metrics.pck(pred, target)), "auc": float(metrics.auc(pred, target))}
+            "pck": float(metrics.pck(pred, target)), "auc": float(metrics.auc(pred, target)),
+            "pck17": float(metrics.pck(pred, target, joints=metrics.ALL_JOINTS)),
+            "auc17": float(metrics.auc(pred, target, joints=metrics.ALL_JOINTS))}
 
 
 def evaluate(model: nn.Module, test: PoseData, flip_test: bool = False,

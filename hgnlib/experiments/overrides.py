@@ -36,7 +36,7 @@ RULES: dict[str, Rule] = {
     "prediction_samples": Rule(int, 1),
     "init": Rule(str, choices=("paper", "release"), why="the paper's reading or the released code's"),
     "loss": Rule(str, choices=("paper", "release"), why="Eq. 4 summed, or the released code's mean squared error"),
-    "pose_weight": Rule(float, 0, strict=True),
+    "loss_scale": Rule(float, 0, strict=True),
     "amp": Rule(bool),
     "compile": Rule(bool),
 }

@@ -39,14 +39,18 @@ from ..body import load_body_model
 from ..cameras import load_h36m_cameras
 from ..data.dataset import PoseData, Split, load_split
 from ..data.h36m import THREE_D_FILE, two_d_path
+from ..data.h36m import authors_file
 from ..data.pseudo_gt import load_pseudo_gt, make_pseudo_gt
 from ..data.synth import SynthConfig, ensure_embedded, read_manifest
-from ..errors import HGNError
+from ..body.smpl import find_model_file
+from ..errors import HGNError, MissingFileError
 from ..fileio import save_json
 from ..graphs import load_or_build_hierarchy
+from ..graphs.hierarchy import body_defaults
 from ..models.graph import Graph
 from ..models.registry import hierarchy_graphs, prepare_graphs, get_config
 from ..profiles import get_profile
+from ..skeleton import TRAIN_SUBJECTS, TEST_SUBJECTS
 from . import distributed
 from .artifacts import save_model
 from .config import ExperimentConfig
@@ -118,10 +122,42 @@ def cached_result(config: ExperimentConfig, data_folder: str | Path | None = Non
     return load_result(out) if (out / METRICS_FILE).exists() else None
 
 
-@functools.lru_cache(maxsize=1)
-def _anny():
-    """The anny body model, loaded once per process (graphs and pseudo-ground truth)."""
-    return load_body_model("anny")
+@functools.lru_cache(maxsize=2)
+def _body(name: str):
+    """A body model, loaded once per process (graphs and pseudo-ground truth)."""
+    return load_body_model(name)
+
+
+def missing_mesh_inputs(config: ExperimentConfig, data_folder: str | Path | None = None) -> list[Path]:
+    """The licensed files the run's mesh settings need and that are not there (SMPL, the authors' parameters)."""
+    if not config.mesh_outputs:
+        return []
+    missing = []
+    if config.body == "smpl":
+        try:
+            find_model_file(None)
+        except MissingFileError:
+            missing.append(paths.smpl_dir() / "SMPL_NEUTRAL.pkl")
+    if config.mesh_targets == "authors_smpl":
+        folder = Path(data_folder) if data_folder is not None else paths.h36m_dir()
+        subjects = TEST_SUBJECTS if config.lambda_m == 0 else (*TRAIN_SUBJECTS, *TEST_SUBJECTS)
+        missing += [p for p in (authors_file(folder, int(s[1:]), "smpl_param") for s in subjects) if not p.exists()]
+    return missing
+
+
+def check_mesh_inputs(config: ExperimentConfig, data_folder: str | Path | None = None) -> None:
+    """Stop with one message naming the missing files when the run's body or mesh targets are not available."""
+    missing = missing_mesh_inputs(config, data_folder)
+    if missing:
+        names = ", ".join(str(p) for p in missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise MissingMeshInputsError(
+            f"{config.label} trains on {config.body} meshes with {config.mesh_targets} targets, but {names} "
+            f"{'is' if len(missing) == 1 else 'are'} missing; fix: put the licensed files there (see data/README.md), "
+            "or ask for the anny stand-in explicitly (--body anny --mesh-targets fit)")
+
+
+class MissingMeshInputsError(HGNError):
+    """The licensed files of a run's body model or mesh targets are not there."""
 
 
 @functools.lru_cache(maxsize=2)
@@ -133,8 +169,7 @@ def load_data(config: ExperimentConfig, data_folder: str | Path | None = None) -
     """The dataset folder and the training and test samples of ``config`` (training capped at the recipe's
     ``train_limit``)."""
     folder, _ = resolve_data(config, data_folder)
-    profile = get_profile(config.profile)
-    split = _split(str(folder), config.source_2d, profile.train_stride, profile.test_stride)
+    split = _split(str(folder), config.source_2d, *config.strides)
     train = split.train
     if config.recipe.train_limit is not None and len(train) > config.recipe.train_limit:
         train = train.subset(evenly_spaced(len(train), config.recipe.train_limit))
@@ -145,8 +180,10 @@ def model_graphs(config: ExperimentConfig) -> tuple[dict[str, Graph], object | N
     """The prepared graphs of the model and the mesh hierarchy they come from (None without mesh branches)."""
     if not config.mesh_outputs:
         return prepare_graphs(None, get_config(config.model).graphs), None
-    hierarchy = load_or_build_hierarchy(_anny(), padded=config.padded)
-    return prepare_graphs(hierarchy_graphs(hierarchy), get_config(config.model).graphs), hierarchy
+    hierarchy = load_or_build_hierarchy(_body(config.body), padded=config.padded, hem=config.hem,
+                                        levels=body_defaults(config.body)[1])
+    return (prepare_graphs(hierarchy_graphs(hierarchy, config.padding), get_config(config.model).graphs),
+            hierarchy)
 
 
 def coarse_targets(config: ExperimentConfig, folder: Path, hierarchy, data: PoseData,
@@ -154,21 +191,22 @@ def coarse_targets(config: ExperimentConfig, folder: Path, hierarchy, data: Pose
     """Camera-space coarse-mesh pseudo-ground truth of ``data`` for the model's mesh outputs (cached fit)."""
     levels = dict(zip(("mesh_c1", "mesh_c"), hierarchy.coarse_levels))
     mappings = {name: levels[name].mapping for name in config.mesh_outputs}
-    cache = make_pseudo_gt(folder, mappings, body=_anny(), subjects=data.subjects, stride=stride,
-                           config=config.recipe.fit, progress=False)
+    cache = make_pseudo_gt(folder, mappings, body=_body(config.body), subjects=data.subjects, stride=stride,
+                           source=config.mesh_targets, config=config.recipe.fit, progress=False)
     return mesh_targets(data, load_pseudo_gt(cache), load_h36m_cameras(), {n: n for n in config.mesh_outputs})
 
 
 def prepare(config: ExperimentConfig, data_folder: str | Path | None = None) -> None:
     """Make what the run needs and several runs share (data, graphs, pseudo-ground truth), so that parallel
     workers do not compute it twice."""
+    check_mesh_inputs(config, data_folder)
     folder, train, test = load_data(config, data_folder)
     _, hierarchy = model_graphs(config)
     if hierarchy is not None:
-        profile = get_profile(config.profile)
+        train_stride, test_stride = config.strides
         if config.lambda_m > 0:
-            coarse_targets(config, folder, hierarchy, train, profile.train_stride)
-        coarse_targets(config, folder, hierarchy, test, profile.test_stride)
+            coarse_targets(config, folder, hierarchy, train, train_stride)
+        coarse_targets(config, folder, hierarchy, test, test_stride)
 
 
 def run_experiment(config: ExperimentConfig, data_folder: str | Path | None = None, progress: bool = True,
@@ -182,6 +220,7 @@ def run_experiment(config: ExperimentConfig, data_folder: str | Path | None = No
     """
     folder, fingerprint = resolve_data(config, data_folder)
     out = paths.cache_dir() / RUNS_DIR / config.key(fingerprint)
+    check_mesh_inputs(config, data_folder)
     with run_lock(out):
         return _run_locked(config, data_folder, out, folder, fingerprint, progress, device, resume, restart)
 
@@ -228,8 +267,8 @@ def _run_locked(config: ExperimentConfig, data_folder: str | Path | None, out: P
         masks = {name: g.mask.to(ctx.device) for name, g in graphs.items()
                  if name in config.mesh_outputs and g.mask is not None}
         if config.lambda_m > 0:
-            train_meshes = coarse_targets(config, folder, hierarchy, train, profile.train_stride)
-        test_meshes = coarse_targets(config, folder, hierarchy, test, profile.test_stride)
+            train_meshes = coarse_targets(config, folder, hierarchy, train, config.strides[0])
+        test_meshes = coarse_targets(config, folder, hierarchy, test, config.strides[1])
     validation = test.subset(evenly_spaced(len(test), config.recipe.val_samples))
     data = TrainingData(train.to(ctx.device), {k: v.to(ctx.device) for k, v in train_meshes.items()}, masks,
                         validation.to(ctx.device))
@@ -244,7 +283,7 @@ def _run_locked(config: ExperimentConfig, data_folder: str | Path | None, out: P
                                    {k: v.to(ctx.device) for k, v in test_meshes.items()}, masks)
         sample = evenly_spaced(len(test), config.recipe.prediction_samples)
         save_predictions(out / PREDICTIONS_FILE, test, outputs, sample, test_meshes)
-        save_model(out / MODEL_FILE, model, config.model, graphs, config.to_dict(), out.name,
+        save_model(out / MODEL_FILE, model, config.model_config, graphs, config.to_dict(), out.name,
                    {k: result[k] for k in ("mpjpe", "pa_mpjpe")})
         seconds = timing["total_seconds"]
         info = {"device": str(ctx.device), "processes": ctx.world_size, "threads": torch.get_num_threads(),

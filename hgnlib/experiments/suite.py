@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from ..paper import TABLE_KEYS, table_runs
 from ..profiles import PAPER_RECIPE, get_profile
 from .config import ExperimentConfig
+from .variants import apply_variant
 
 #: The seeds of the runs whose spread is reported, per profile.
 SPREAD_SEEDS: dict[str, tuple[int, ...]] = {"smoke": (0, 1), "quick": (0, 1, 2), "standard": (0, 1, 2),
@@ -60,6 +61,9 @@ def entries(table: str, data: str = "embedded", profile: str = "quick", seed: in
             rows += [Entry("train", f"SemGCN, {label}", cfg("semgcn-128", overrides=((name, getattr(paper, name)),)),
                            {}) for name, label in choices]
         return rows
+    if table == "release":
+        return [Entry("release", f"{name}, {variant} settings", apply_variant(cfg(model), variant), {})
+                for name, model in (("SemGCN", "semgcn-128"), ("HGN", "hgn-128")) for variant in ("paper", "release")]
     raise ValueError(f"unknown table {table!r}; choose one of {TABLES}")
 
 
@@ -68,7 +72,7 @@ RECIPE_CHOICES = (("output_init_scale", "output init x1 (paper)"), ("lr", "learn
                   ("init", "Xavier per weight matrix (paper's reading)"), ("loss", "Eq. 4 summed loss (paper)"))
 
 #: Every table and figure that trains runs, in notebook order.
-TABLES = ("train", "1", "2", "3", "4a", "4b", "figure3", "5", "7")
+TABLES = ("train", "1", "2", "3", "4a", "4b", "figure3", "5", "7", "release")
 
 
 def spread_configs(data: str = "embedded", profile: str = "quick") -> list[ExperimentConfig]:
@@ -83,7 +87,13 @@ def spread_configs(data: str = "embedded", profile: str = "quick") -> list[Exper
     return [replace(c, seed=s) for c in dict.fromkeys(configs) for s in SPREAD_SEEDS[profile]]
 
 
+def variant_configs(data: str = "embedded", profile: str = "quick") -> list[ExperimentConfig]:
+    """The rows of the paper-vs-release comparison (table 'release') at every seed of :data:`SPREAD_SEEDS`."""
+    return [replace(e.config, seed=s) for e in entries("release", data, profile) for s in SPREAD_SEEDS[profile]]
+
+
 def all_configs(data: str = "embedded", profile: str = "quick") -> list[ExperimentConfig]:
     """Every distinct run the notebooks need, for ``hgn reproduce`` to train up front."""
-    configs = [e.config for t in TABLES for e in entries(t, data, profile)] + spread_configs(data, profile)
+    configs = ([e.config for t in TABLES for e in entries(t, data, profile)] + spread_configs(data, profile)
+               + variant_configs(data, profile))
     return list(dict.fromkeys(configs))

@@ -88,7 +88,7 @@ def train_model(config: ExperimentConfig, graphs: dict[str, Graph] | None, data:
     recipe: Recipe = config.recipe
     device = data.train.inputs.device
     torch.manual_seed(config.seed)
-    model = build_model(config.model, graphs)
+    model = build_model(config.model_config, graphs)
     initialise(model, recipe.init)
     scale_output_init(model, recipe.output_init_scale)
     model.to(device)
@@ -122,7 +122,7 @@ def train_model(config: ExperimentConfig, graphs: dict[str, Graph] | None, data:
     net = ctx.wrap(model)
     if recipe.compile:
         net = torch.compile(net)
-    weights = LossWeights(pose=recipe.pose_weight, mesh=config.lambda_m,
+    weights = LossWeights(pose=recipe.loss_scale, mesh=recipe.loss_scale * config.lambda_m,
                           reduction="sum" if recipe.loss == "paper" else "mse")
     eval_points = {round(k * steps / recipe.evals_per_epoch) for k in range(1, recipe.evals_per_epoch + 1)}
     bar = tqdm(total=recipe.epochs * steps, initial=start_epoch * steps, desc=f"train {config.label}", unit="step",

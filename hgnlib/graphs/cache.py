@@ -25,19 +25,20 @@ _READ_ERRORS = (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, 
 
 
 def hierarchy_key(body: BodyModel, levels: int | None, padded: bool, target_sizes: tuple[int, int],
-                  seed: int | None) -> str:
+                  seed: int | None, hem: str = "graclus") -> str:
     """12 hex digits identifying the mesh, the options and the code version."""
     faces = hashlib.sha256(np.ascontiguousarray(body.faces, dtype=np.int64).tobytes()).hexdigest()
     spec = {"name": body.name, "num_vertices": int(body.num_vertices), "faces": faces, "levels": levels,
             "padded": bool(padded), "target_sizes": [int(t) for t in target_sizes], "seed": seed,
-            "code_version": CODE_VERSION}
+            "code_version": CODE_VERSION, **({"hem": hem} if hem != "graclus" else {})}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def hierarchy_cache_path(body: BodyModel, levels: int | None = None, padded: bool = False,
-                         target_sizes: tuple[int, int] = (96, 48), seed: int | None = None) -> Path:
+                         target_sizes: tuple[int, int] = (96, 48), seed: int | None = None,
+                         hem: str = "graclus") -> Path:
     """Where :func:`load_or_build_hierarchy` keeps the hierarchy of these options."""
-    return _path(body, hierarchy_key(body, levels, padded, target_sizes, seed))
+    return _path(body, hierarchy_key(body, levels, padded, target_sizes, seed, hem))
 
 
 def _path(body: BodyModel, key: str) -> Path:
@@ -45,16 +46,17 @@ def _path(body: BodyModel, key: str) -> Path:
 
 
 def load_or_build_hierarchy(body: BodyModel, levels: int | None = None, padded: bool = False,
-                            target_sizes: tuple[int, int] = (96, 48), seed: int | None = None) -> GraphHierarchy:
+                            target_sizes: tuple[int, int] = (96, 48), seed: int | None = None,
+                            hem: str = "graclus") -> GraphHierarchy:
     """The cached hierarchy of ``body`` for these options; built deterministically and stored if missing or bad."""
-    key = hierarchy_key(body, levels, padded, target_sizes, seed)
+    key = hierarchy_key(body, levels, padded, target_sizes, seed, hem)
     path = _path(body, key)
     if path.exists():
         try:
             return read_hierarchy(path, key)
         except _READ_ERRORS as err:
             warnings.warn(f"{path}: unreadable graph hierarchy cache ({err!r}); rebuilding it", stacklevel=2)
-    hierarchy = build_hierarchy(body, levels, padded, target_sizes, seed)
+    hierarchy = build_hierarchy(body, levels, padded, target_sizes, seed, hem)
     write_hierarchy(path, hierarchy, key)
     return hierarchy
 

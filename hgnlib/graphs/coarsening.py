@@ -1,8 +1,11 @@
-"""Graph coarsening by heavy edge matching with graclus weights, and the authors' binary-tree padding.
+"""Graph coarsening by heavy edge matching (two variants), and the authors' binary-tree padding.
 
 This is the coarsening of Defferrard et al.'s spectral graph CNN, which the HGN authors ran on the SMPL mesh.
+Two matchings are offered (``hem=``): ``"graclus"``, this project's reading (below), and ``"release"``, the
+behaviour of the authors' released code (``HEM`` / ``HEM_one_level`` of their ``lib/coarsening.py``,
+:mod:`hgnlib.graphs.release_hem`).
 
-One level (:func:`coarsen_once`):
+One level of ``"graclus"`` (:func:`coarsen_once`):
 
 - Degrees are weighted row sums, ``d_i = sum_j W_ij`` (self-loops included, see below).
 - The nodes are visited in a fixed order (:func:`visiting_order`): ascending degree, ties by node index (a
@@ -27,6 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+
+from .release_hem import release_coarsen_once
+
+#: The heavy-edge-matching variants: this project's graclus reading, and the authors' released algorithm.
+HEM_VARIANTS = ("graclus", "release")
 
 
 @dataclass
@@ -98,20 +106,29 @@ def coarsen_once(W: sp.csr_matrix, rng: np.random.Generator | None = None) -> tu
     return parent, coarse_graph(W, parent)
 
 
-def coarsen(W: sp.spmatrix, levels: int | None = None, min_nodes: int = 1, seed: int | None = None) -> Coarsening:
+def coarsen(W: sp.spmatrix, levels: int | None = None, min_nodes: int = 1, seed: int | None = None,
+            hem: str = "graclus") -> Coarsening:
     """Coarsen ``W`` ``levels`` times, or (``levels=None``) until a level holds at most ``min_nodes`` nodes.
 
     Coarsening also stops early when a level no longer shrinks (a graph without edges). ``seed`` makes the
     first level's visiting order a random permutation (``numpy.random.default_rng(seed)``); the later levels are
-    always visited by ascending degree.
+    always visited by ascending degree. ``hem`` picks the matching (see the module doc); ``"release"`` has no
+    random order (the release overwrites its random permutation) and keeps the weights in float32.
     """
-    graph = sp.csr_matrix(W, dtype=np.float64)
+    if hem not in HEM_VARIANTS:
+        raise ValueError(f"hem must be one of {HEM_VARIANTS}, got {hem!r}")
+    if hem == "release" and seed is not None:
+        raise ValueError("the release's matching has no random visiting order: use seed=None with hem='release'")
+    graph = sp.csr_matrix(W, dtype=np.float32 if hem == "release" else np.float64)
     graph.sum_duplicates()
     graph.sort_indices()
     rng = None if seed is None else np.random.default_rng(seed)
     graphs, parents = [graph], []
     while (len(parents) < levels) if levels is not None else (graph.shape[0] > min_nodes):
-        parent, coarse = coarsen_once(graph, rng if not parents else None)
+        if hem == "release":
+            parent, coarse = release_coarsen_once(graph, first_level=not parents)
+        else:
+            parent, coarse = coarsen_once(graph, rng if not parents else None)
         if coarse.shape[0] == graph.shape[0]:
             break
         parents.append(parent)

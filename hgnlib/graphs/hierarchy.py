@@ -14,6 +14,11 @@ ones, or the padded ones when ``padded=True``. Padded counts depend on where the
 ``levels=None`` the root is chosen together with the pair (ties: the lower root, i.e. fewer fake nodes) and the
 levels coarser than the root are dropped; with ``levels=n`` the root is the coarsest level.
 
+Matching (``hem``, :mod:`hgnlib.graphs.coarsening`): ``"graclus"`` (this project's reading) or ``"release"``
+(the authors' released algorithm). :func:`body_defaults` gives each body's defaults: on SMPL the release's
+matching and its 9 coarsenings (the release's ``build_coarse_graphs(..., levels=9)``, whose levels 7 and 8 padded
+from the 9th are G_M^{C-1} and G_M^C); on anny the graclus matching and the stopping rule above.
+
 Node order: the plain hierarchy numbers each level's nodes by cluster id (the matching's visiting order); the
 padded one uses the authors' binary-tree order, where the parent of position ``k`` is position ``k // 2``.
 
@@ -37,6 +42,13 @@ from .mesh_graph import body_mesh_graph
 
 #: Version of the construction; bump it whenever the arrays a hierarchy holds would change (invalidates caches).
 CODE_VERSION = 1
+#: Per body: (default matching, default number of coarsenings or None for the stopping rule).
+BODY_DEFAULTS = {"smpl": ("release", 9)}
+
+
+def body_defaults(body_name: str) -> tuple[str, int | None]:
+    """``(hem, levels)`` used for ``body_name`` unless asked otherwise (see the module doc)."""
+    return BODY_DEFAULTS.get(body_name, ("graclus", None))
 
 
 @dataclass
@@ -103,15 +115,17 @@ class GraphHierarchy:
 
 
 def build_hierarchy(body: BodyModel, levels: int | None = None, padded: bool = False,
-                    target_sizes: tuple[int, int] = (96, 48), seed: int | None = None) -> GraphHierarchy:
+                    target_sizes: tuple[int, int] = (96, 48), seed: int | None = None,
+                    hem: str = "graclus") -> GraphHierarchy:
     """Coarsen the main component of ``body``'s mesh and choose G_M^{C-1}, G_M^C (rules in the module doc)."""
     adjacency, keep = body_mesh_graph(body)
-    return hierarchy_from_graph(adjacency, keep, body.num_vertices, body.name, levels, padded, target_sizes, seed)
+    return hierarchy_from_graph(adjacency, keep, body.num_vertices, body.name, levels, padded, target_sizes, seed,
+                                hem)
 
 
 def hierarchy_from_graph(adjacency: sp.spmatrix, vertex_indices: np.ndarray, num_vertices: int, name: str = "mesh",
                          levels: int | None = None, padded: bool = False, target_sizes: tuple[int, int] = (96, 48),
-                         seed: int | None = None) -> GraphHierarchy:
+                         seed: int | None = None, hem: str = "graclus") -> GraphHierarchy:
     """:func:`build_hierarchy` on a given graph: ``adjacency`` over ``vertex_indices`` of a ``num_vertices`` mesh."""
     fine_target, coarse_target = (int(t) for t in target_sizes)
     if not fine_target > coarse_target > 0:
@@ -119,7 +133,7 @@ def hierarchy_from_graph(adjacency: sp.spmatrix, vertex_indices: np.ndarray, num
     vertex_indices = np.asarray(vertex_indices, dtype=np.int64)
     if adjacency.shape[0] != len(vertex_indices):
         raise ValueError(f"adjacency has {adjacency.shape[0]} nodes but {len(vertex_indices)} vertex indices")
-    result = coarsen(adjacency, levels, min_nodes=max(1, coarse_target // 2), seed=seed)
+    result = coarsen(adjacency, levels, min_nodes=max(1, coarse_target // 2), seed=seed, hem=hem)
     if len(result.parents) < 1:
         raise ValueError(f"a graph of {adjacency.shape[0]} nodes cannot be coarsened: need at least two levels")
     sizes = result.sizes
@@ -130,7 +144,7 @@ def hierarchy_from_graph(adjacency: sp.spmatrix, vertex_indices: np.ndarray, num
         root, coarse = len(sizes) - 1, _choose_plain(sizes, (fine_target, coarse_target))
         perms = [np.arange(n) for n in sizes]
     built = _levels(result, perms, root, padded, vertex_indices, num_vertices)
-    options = {"levels": levels, "target_sizes": [fine_target, coarse_target], "seed": seed,
+    options = {"levels": levels, "target_sizes": [fine_target, coarse_target], "seed": seed, "hem": hem,
                "code_version": CODE_VERSION}
     return GraphHierarchy(name, int(num_vertices), vertex_indices, padded, built, (coarse - 1, coarse), options)
 

@@ -10,7 +10,14 @@ a boolean mask that is True at real nodes. :func:`as_graph` turns these into a :
   convolution sends them a message and a SemGConv learns no weight for them;
 - a mask that is True everywhere is dropped (the graph is plain).
 
-How the layers then keep fake nodes out of the computation is described in :mod:`hgnlib.models.layers`.
+``padding`` says what the fake nodes of a padded graph do (:data:`PADDINGS`):
+
+- ``"inert"``: the layers keep them at zero and out of every statistic, so a padded branch computes on its real
+  nodes exactly what the plain branch computes (see :mod:`hgnlib.models.layers`);
+- ``"release"``: as in the authors' released code, they take part in the computation: a SemGConv row without
+  entries is a uniform softmax row (the fake node averages every node), batch norm and the non-local layer count
+  them, the fusion maps read and write them. They change the real nodes' features. Only the model's outputs of
+  fake nodes are still zeroed (their targets are undefined; the loss leaves them out).
 """
 from __future__ import annotations
 
@@ -26,12 +33,28 @@ from ..skeleton import BONES, NUM_JOINTS
 ArrayLike = Union[np.ndarray, torch.Tensor, sp.spmatrix]
 
 
+#: What fake nodes do (see the module doc).
+PADDINGS = ("inert", "release")
+
+
 @dataclass(frozen=True)
 class Graph:
-    """A model's graph: ``adjacency`` (N, N) float32 0/1 with self-loops on real nodes; ``mask`` (N,) bool or None."""
+    """A model's graph: ``adjacency`` (N, N) float32 0/1 with self-loops on real nodes; ``mask`` (N,) bool or None;
+    ``padding``: 'inert' | 'release' (what the fake nodes do, see the module doc)."""
 
     adjacency: torch.Tensor
     mask: torch.Tensor | None = None
+    padding: str = "inert"
+
+    @property
+    def layer_mask(self) -> torch.Tensor | None:
+        """The mask the layers apply: the real-node mask with inert padding, None when fake nodes are active."""
+        return self.mask if self.padding == "inert" else None
+
+    @property
+    def active_fakes(self) -> bool:
+        """True when the graph has fake nodes that take part in the computation (``padding='release'``)."""
+        return self.mask is not None and self.padding == "release"
 
     @property
     def num_nodes(self) -> int:
@@ -60,10 +83,13 @@ def _dense(matrix: ArrayLike) -> np.ndarray:
     return np.asarray(matrix)
 
 
-def as_graph(adjacency: GraphLike, mask: ArrayLike | None = None) -> Graph:
-    """A :class:`Graph` from an adjacency (and optional real-node mask), or from a ``(adjacency, mask)`` pair."""
+def as_graph(adjacency: GraphLike, mask: ArrayLike | None = None, padding: str = "inert") -> Graph:
+    """A :class:`Graph` from an adjacency (optional real-node mask and padding), or from an ``(adjacency, mask)`` or
+    ``(adjacency, mask, padding)`` tuple."""
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
     if isinstance(adjacency, Graph):
-        return adjacency if mask is None else as_graph(adjacency.adjacency, mask)
+        return adjacency if mask is None else as_graph(adjacency.adjacency, mask, padding)
     if isinstance(adjacency, tuple):
         return as_graph(*adjacency)
     adj = _dense(adjacency) != 0
@@ -83,7 +109,7 @@ def as_graph(adjacency: GraphLike, mask: ArrayLike | None = None) -> Graph:
     adj = off_diagonal.copy()
     adj[np.arange(n), np.arange(n)] = real
     adjacency_t = torch.from_numpy(adj.astype(np.float32))
-    return Graph(adjacency_t, None if real.all() else torch.from_numpy(real))
+    return Graph(adjacency_t, None if real.all() else torch.from_numpy(real), padding)
 
 
 def skeleton_graph() -> Graph:

@@ -1,12 +1,14 @@
 """The Graph Stacked Hourglass network (GraphSH, Xu & Takano, CVPR 2021), the peer of Table 4.
 
-Our reading of that paper, on the 17-joint Human3.6M skeleton:
+As released (tamasino52/GraphSH, ``models/graph_sh.py``), carried to the 17-joint Human3.6M skeleton:
 
 - input: one graph conv 2 -> C (batch norm, ReLU) on the skeleton;
 - four stacked graph hourglasses. One hourglass works on three skeleton scales: the 17 joints, 8 body parts
-  and 4 limbs (:data:`PART_GROUPS`, :data:`LIMB_GROUPS`). Pooling takes the maximum over each group's
-  members, unpooling copies a group's features back to its members, and the coarse graphs join two groups
-  when a bone joins their members. Down the hourglass: graph conv C -> 1.5C on the joints, pool, 1.5C -> 2C
+  and 4 limbs (:data:`PART_GROUPS`, :data:`LIMB_GROUPS`, in the release's order). Pooling takes the maximum
+  over each group's members, unpooling copies a group's features back to its members. The part and limb graphs
+  are the release's hand-written ones (:data:`PART_EDGES`, :data:`LIMB_EDGES`), not derived from the bones: the
+  lower torso joins the shoulders (parts 3-7, not the head group), and the limb chain runs lower legs - lower
+  torso - forearms - head and shoulders. Down the hourglass: graph conv C -> 1.5C on the joints, pool, 1.5C -> 2C
   on the parts, pool, 2C -> 2C on the limbs; up: unpool + skip, 2C -> 1.5C on the parts, unpool + skip,
   1.5C -> C on the joints, plus the hourglass's input (residual). Every graph conv is followed by batch norm
   and ReLU;
@@ -14,8 +16,9 @@ Our reading of that paper, on the 17-joint Human3.6M skeleton:
   the four are concatenated (C channels), re-weighted channel-wise by a squeeze-and-excitation block (mean
   over the joints, C -> C/8 -> C, sigmoid), and a 1x1 layer gives the 3D joints.
 
-The paper's 16-joint grouping pairs joints; with 17 joints the nose joins the thorax and head (a group of
-three). With these widths the counts are those the HGN paper reports for GraphSH at 64 channels (Table 4):
+What still differs from the release: it runs on 16 joints (no nose), pairing joints; with our 17 the nose joins
+the thorax and head (a group of three). The release also uses dropout 0.25, batch 256 and its own schedule;
+here GraphSH trains with the run's recipe like every model of Table 4. With these widths the counts are those the HGN paper reports for GraphSH at 64 channels (Table 4):
 0.44M with SemGConv, 0.22M with vanilla GConv. Weights: Xavier uniform, as for the graph convolutions.
 """
 from __future__ import annotations
@@ -28,21 +31,24 @@ from ..skeleton import NUM_JOINTS
 from .graph import Graph, as_graph
 from .layers import GraphConvBNReLU
 
-#: The 8 body parts as groups of the 17 joints: lower legs, hips, lower torso, thorax + nose + head,
-#: forearms, shoulders.
-PART_GROUPS: tuple[tuple[int, ...], ...] = ((2, 3), (5, 6), (1, 4), (0, 7), (8, 9, 10), (15, 16), (12, 13), (11, 14))
-#: The 4 limbs as groups of the 8 parts: legs, pelvis, upper torso, arms.
-LIMB_GROUPS: tuple[tuple[int, ...], ...] = ((0, 1), (2, 3), (4, 7), (5, 6))
+#: The 8 body parts as groups of the 17 joints, in the release's order: left lower leg, right lower leg, hips,
+#: pelvis + spine, thorax + nose + head, right forearm, left forearm, shoulders.
+PART_GROUPS: tuple[tuple[int, ...], ...] = ((5, 6), (2, 3), (1, 4), (0, 7), (8, 9, 10), (15, 16), (12, 13), (11, 14))
+#: The release's part graph.
+PART_EDGES: tuple[tuple[int, int], ...] = ((0, 2), (1, 2), (2, 3), (3, 7), (4, 7), (5, 7), (6, 7))
+#: The 4 limbs as groups of the 8 parts, in the release's order: lower legs, lower torso, forearms, head and
+#: shoulders.
+LIMB_GROUPS: tuple[tuple[int, ...], ...] = ((0, 1), (2, 3), (5, 6), (4, 7))
+#: The release's limb graph (a chain).
+LIMB_EDGES: tuple[tuple[int, int], ...] = ((0, 1), (1, 2), (2, 3))
 
 
-def pooled_graph(graph: Graph, groups: tuple[tuple[int, ...], ...]) -> Graph:
-    """The graph of the groups: two groups are joined when an edge joins their members."""
-    assignment = np.zeros((graph.num_nodes, len(groups)), dtype=np.float32)
-    for g, members in enumerate(groups):
-        assignment[list(members), g] = 1.0
-    if not np.array_equal(assignment.sum(axis=1), np.ones(graph.num_nodes)):
-        raise ValueError(f"groups {groups} must cover each of the {graph.num_nodes} nodes exactly once")
-    return as_graph(assignment.T @ graph.adjacency.numpy() @ assignment)
+def edge_graph(num_nodes: int, edges: tuple[tuple[int, int], ...]) -> Graph:
+    """The graph of ``num_nodes`` nodes joined by ``edges``."""
+    adjacency = np.zeros((num_nodes, num_nodes), dtype=np.float32)
+    for i, j in edges:
+        adjacency[i, j] = adjacency[j, i] = 1.0
+    return as_graph(adjacency)
 
 
 class GroupPool(nn.Module):
@@ -119,8 +125,8 @@ class GraphSH(nn.Module):
         if skeleton.num_nodes != NUM_JOINTS:
             raise ValueError(f"GraphSH's groups are defined on the {NUM_JOINTS}-joint skeleton, "
                              f"got a {skeleton.num_nodes}-node graph")
-        parts = pooled_graph(skeleton, PART_GROUPS)
-        limbs = pooled_graph(parts, LIMB_GROUPS)
+        parts = edge_graph(len(PART_GROUPS), PART_EDGES)
+        limbs = edge_graph(len(LIMB_GROUPS), LIMB_EDGES)
         self.input = GraphConvBNReLU(gconv, in_features, channels, skeleton)
         self.hourglasses = nn.ModuleList(GraphHourglass(gconv, channels, skeleton, parts, limbs)
                                          for _ in range(hourglasses))

@@ -17,8 +17,9 @@ channels: their size follows the mesh graphs' node counts, so the parameter coun
 paper's sizes (96 and 48 nodes) and differ slightly on others; ``hgn params`` prints our counts next to the paper's
 for the graphs in use (the tests hold them within a few percent).
 
-Padded mesh graphs (a mask in :class:`~hgnlib.models.graph.Graph`): fake nodes are held at zero inside the
-branch (see :mod:`hgnlib.models.layers`) and the mesh outputs of fake nodes are exactly zero; the loss should
+Padded mesh graphs (a mask in :class:`~hgnlib.models.graph.Graph`): with ``padding='inert'`` fake nodes are held
+at zero inside the branch (see :mod:`hgnlib.models.layers`), with ``padding='release'`` they compute as in the
+released code; either way the mesh outputs of fake nodes are exactly zero; the loss should
 still leave them out (their targets are undefined).
 """
 from __future__ import annotations
@@ -115,7 +116,7 @@ class Stage(nn.Sequential):
     """One block of a branch: the ResGCN block followed by a non-local layer."""
 
     def __init__(self, gconv: str, channels: int, graph: Graph):
-        super().__init__(ResidualBlock(gconv, channels, graph), NonLocal(channels, graph.mask))
+        super().__init__(ResidualBlock(gconv, channels, graph), NonLocal(channels, graph.layer_mask))
 
 
 class OutputHead(nn.Module):
@@ -151,13 +152,13 @@ class HGN(nn.Module):
         branch_graphs = [graphs[b.graph] for b in spec.branches]
         self.output_names = ["joints" if b.graph == SKELETON else b.graph for b in spec.branches]
         self.input = GraphConvBNReLU(gconv, in_features, channels, branch_graphs[0])
-        self.input_nonlocal = NonLocal(channels, branch_graphs[0].mask) if spec.input_nonlocal else None
+        self.input_nonlocal = NonLocal(channels, branch_graphs[0].layer_mask) if spec.input_nonlocal else None
         self.branches = nn.ModuleList(
             nn.ModuleList(Stage(gconv, channels, g) for _ in range(b.blocks))
             for b, g in zip(spec.branches, branch_graphs))
         self.heads = nn.ModuleList(OutputHead(gconv, channels, out_features, g) for g in branch_graphs)
         nodes = [g.num_nodes for g in branch_graphs]
-        masks = [g.mask for g in branch_graphs]
+        masks = [g.layer_mask for g in branch_graphs]
         self.fusions = nn.ModuleDict({str(s): Fusion(nodes, masks, *spec.fusion(s), ordering=fusion)
                                       for s in spec.fusion_stages})
 

@@ -56,6 +56,9 @@ Fake nodes of padded graphs (mask False) are kept at exactly zero and out of eve
 - :class:`Fusion`: map weights from or to fake nodes are masked out (fake target rows get nothing).
 
 So a padded branch computes on its real nodes exactly what the plain branch computes on the real subgraph.
+This is ``padding='inert'``. With ``padding='release'`` (:mod:`hgnlib.models.graph`) the layers get no mask:
+a SemGConv row of a fake node is a uniform row over all nodes (the released SemGConv's softmax of a row without
+entries), and batch norm, non-local and fusion treat fake nodes as nodes, as the released code does.
 """
 from __future__ import annotations
 
@@ -227,8 +230,11 @@ class SemGConv(nn.Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         adjacency = graph.adjacency
         rows, cols = torch.nonzero(adjacency, as_tuple=True)
-        self.register_buffer("entries", adjacency.clone(), persistent=False)
-        self.register_buffer("neighbours", adjacency * (1 - torch.eye(len(adjacency))), persistent=False)
+        entries = adjacency.clone()
+        if graph.active_fakes:  # rows of fake nodes: a constant (uniform) softmax over all nodes
+            entries[~graph.mask] = 1.0
+        self.register_buffer("entries", entries, persistent=False)
+        self.register_buffer("neighbours", entries * (1 - torch.eye(len(adjacency))), persistent=False)
         self.register_buffer("rows", rows, persistent=False)
         self.register_buffer("cols", cols, persistent=False)
         GraphMixer.register(self, self.neighbours)
@@ -361,7 +367,7 @@ class GraphConvBNReLU(nn.Module):
     def __init__(self, kind: str, in_channels: int, out_channels: int, graph: Graph):
         super().__init__()
         self.gconv = make_gconv(kind, in_channels, out_channels, graph)
-        self.bn = NodeBatchNorm(out_channels, graph.mask)
+        self.bn = NodeBatchNorm(out_channels, graph.layer_mask)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, N, C_in) -> (B, N, C_out)."""

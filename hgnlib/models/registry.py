@@ -170,9 +170,11 @@ def param_rows(graphs: Mapping[str, GraphLike] | None = None) -> list[dict]:
     return rows
 
 
-def hierarchy_graphs(hierarchy) -> dict[str, tuple]:
+def hierarchy_graphs(hierarchy, padding: str = "inert") -> dict[str, tuple]:
     """The mesh graphs of a :class:`~hgnlib.graphs.GraphHierarchy` as the models take them: 'mesh_c1' (G_M^{C-1})
-    and 'mesh_c' (G_M^C), each ``(adjacency, real-node mask)`` (the mask is None for a plain hierarchy)."""
+    and 'mesh_c' (G_M^C), each ``(adjacency, real-node mask, padding)`` (the mask is None for a plain hierarchy;
+    ``padding`` says what its fake nodes do, :mod:`hgnlib.models.graph`)."""
     level_c1, level_c = hierarchy.coarse_levels
     mask = (lambda level: level.real_mask) if hierarchy.padded else (lambda level: None)
-    return {"mesh_c1": (level_c1.adjacency, mask(level_c1)), "mesh_c": (level_c.adjacency, mask(level_c))}
+    return {name: (level.adjacency, mask(level), padding)
+            for name, level in (("mesh_c1", level_c1), ("mesh_c", level_c))}
