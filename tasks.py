@@ -5,7 +5,9 @@
     python3 tasks.py test        # the test suite: pytest, plus nbval over the stored notebooks
 
 Both create the virtual environment ``.venv`` on first use (or reuse it) and install the project into it.
-The set-up also registers the Jupyter kernel ``hgn`` (this environment) for JupyterLab.
+The set-up also registers the Jupyter kernel ``hgn`` (this environment) for JupyterLab, and (``setup``, ``test``)
+obtains a headless Chromium for the report pages' browser test (``hgnlib/browser.py``: Debian's package or
+Playwright's download).
 Which file holds which execution is defined in ``hgnlib/notebook_files.py``: ``notebooks/*.ipynb`` store the
 embedded-quick outputs (``reproduce`` copies them back); ``tests/notebooks/*.ipynb`` hold smoke-profile executions
 that nbval re-runs. For maintainers, ``python3 tasks.py notebooks [GLOB]`` refreshes those smoke executions (after
@@ -25,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
+from hgnlib.browser import INSTALL_HINT, install as install_browser  # noqa: E402  (standard library only)
 from hgnlib.notebook_files import KERNELSPEC, SMOKE_DIR  # noqa: E402  (standard library only)
 
 VENV = Path(os.environ.get("HGN_VENV", ROOT / ".venv"))
@@ -66,6 +69,8 @@ def main(argv: list[str]) -> int:
     task, rest = argv[0], argv[1:]
     ensure_env()
     env = {**os.environ, "PYTHONHASHSEED": "0"}
+    if task in ("setup", "test") and not install_browser(_bin("python")):
+        print(f"no headless Chromium for the report pages' browser test; {INSTALL_HINT}", flush=True)
     if task == "setup":
         return 0
     if task == "notebooks":
