@@ -53,12 +53,15 @@ def cell_sources(nb: dict) -> list[tuple[str, str]]:
 
 
 def normalise(nb) -> None:
-    """Set the ``hgn`` kernel and drop papermill's per-run metadata (machine paths, timestamps), in place."""
+    """Set the ``hgn`` kernel, drop papermill's per-run metadata (machine paths, timestamps) and give its injected
+    cell a fixed id (papermill draws a random one), in place."""
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata.pop("papermill", None)
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        if INJECTED_TAG in cell.metadata.get("tags", []):
+            cell.id = INJECTED_TAG
 
 
 def write_normalised(nb, path: str | Path) -> None:

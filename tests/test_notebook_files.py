@@ -20,7 +20,7 @@ def _injected(nb: dict) -> dict:
 
 def _defaults(nb: dict) -> dict:
     cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
-    return dict(re.findall(r'^(\w+) = "([^"]*)"', "".join(cell["source"]), flags=re.M))
+    return dict(re.findall(r'^(\w+)(?:: \w+)? = "([^"]*)"', "".join(cell["source"]), flags=re.M))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
