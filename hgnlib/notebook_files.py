@@ -85,6 +85,19 @@ def store_outputs(executed: Path, source: Path, data: str, profile: str) -> bool
     return True
 
 
+def _encrypted_kernel_manager():
+    """A kernel manager that gives the kernel CurveZMQ keys (no "running over TCP without encryption" warning)."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class EncryptedKernelManager(AsyncKernelManager):
+        @default("transport_encryption")
+        def _encrypt_when_supported(self) -> str:
+            return "auto"
+
+    return EncryptedKernelManager
+
+
 def execute(source: Path, target: Path, parameters: dict) -> None:
     """Run ``source`` with papermill and ``parameters`` into ``target`` (atomically), normalised."""
     import nbformat
@@ -94,7 +107,8 @@ def execute(source: Path, target: Path, parameters: dict) -> None:
 
     with atomic_path(target) as tmp:
         papermill.execute_notebook(str(source), str(tmp), parameters=parameters, kernel_name="python3",
-                                   progress_bar=False, cwd=str(Path(source).parent), language="python")
+                                   progress_bar=False, cwd=str(Path(source).parent), language="python",
+                                   kernel_manager_class=_encrypted_kernel_manager())
         write_normalised(nbformat.read(str(tmp), as_version=4), tmp)
 
 
