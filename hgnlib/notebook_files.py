@@ -19,6 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from .errors import HGNError
 from .paths import data_dir, repo_root
 
 STORED_RUN = ("embedded", "quick")
@@ -29,6 +30,10 @@ NOTEBOOK_DIR = "notebooks"
 KERNEL_NAME = "hgn"
 KERNELSPEC = {"display_name": "Python (hgn)", "language": "python", "name": KERNEL_NAME}
 INJECTED_TAG = "injected-parameters"
+
+
+class NotebookFailed(HGNError):
+    """A notebook raised during batch execution."""
 
 
 def notebook_dir() -> Path:
@@ -99,16 +104,23 @@ def _encrypted_kernel_manager():
 
 
 def execute(source: Path, target: Path, parameters: dict) -> None:
-    """Run ``source`` with papermill and ``parameters`` into ``target`` (atomically), normalised."""
+    """Run ``source`` with papermill and ``parameters`` into ``target`` (atomically), normalised.
+
+    A failing cell raises :class:`NotebookFailed` naming the notebook, the cell and the error; ``target`` is untouched.
+    """
     import nbformat
     import papermill
 
     from .fileio import atomic_path
 
     with atomic_path(target) as tmp:
-        papermill.execute_notebook(str(source), str(tmp), parameters=parameters, kernel_name="python3",
-                                   progress_bar=False, cwd=str(Path(source).parent), language="python",
-                                   kernel_manager_class=_encrypted_kernel_manager())
+        try:
+            papermill.execute_notebook(str(source), str(tmp), parameters=parameters, kernel_name="python3",
+                                       progress_bar=False, cwd=str(Path(source).parent), language="python",
+                                       kernel_manager_class=_encrypted_kernel_manager())
+        except papermill.PapermillExecutionError as exc:
+            raise NotebookFailed(f"{Path(source).name}: cell {exc.exec_count} raised {exc.ename}: {exc.evalue}") \
+                from None
         write_normalised(nbformat.read(str(tmp), as_version=4), tmp)
 
 
@@ -136,7 +148,12 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] != "smoke":
         print("usage: python -m hgnlib.notebook_files smoke [GLOB]", file=sys.stderr)
         return 2
-    refresh_smoke_copies(argv[1] if len(argv) > 1 else "*.ipynb")
+    try:
+        refresh_smoke_copies(argv[1] if len(argv) > 1 else "*.ipynb")
+    except NotebookFailed as exc:
+        print(f"hgn: error: {exc}; its smoke copy was left as it was. fix: correct the cell, then rerun "
+              "`python3 tasks.py notebooks`", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -22,15 +22,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from .errors import HGNError
 from .fileio import atomic_path, save_json
-from .notebook_files import cell_sources, execute, notebook_dir, store_outputs
+from .notebook_files import NotebookFailed, cell_sources, execute, notebook_dir, store_outputs  # noqa: F401 (re-export)
 from .paths import repo_root
 from .report_pages import notebook_page, notebook_title, report_outputs, summary_page, write_stylesheet
-
-
-class NotebookFailed(HGNError):
-    """A notebook raised during batch execution."""
 
 
 def notebook_paths(pattern: str = "*.ipynb") -> list[Path]:
@@ -91,8 +86,6 @@ def reproduce(data: str = "embedded", profile: str = "quick", out_dir: str | Pat
 
     ``jobs`` > 0 trains the notebooks' runs first in that many worker processes; 0 lets the notebooks train.
     """
-    import papermill
-
     out = Path(out_dir) if out_dir else repo_root() / "reports" / f"{data}-{profile}"
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -105,10 +98,7 @@ def reproduce(data: str = "embedded", profile: str = "quick", out_dir: str | Pat
     for nb in notebooks:
         start = time.perf_counter()
         log(f"executing {nb.name} (data={data}, profile={profile})")
-        try:
-            execute(nb, out / nb.name, {"data": data, "profile": profile})
-        except papermill.PapermillExecutionError as exc:
-            raise NotebookFailed(f"{nb.name}: cell {exc.exec_count} raised {exc.ename}: {exc.evalue}") from None
+        execute(nb, out / nb.name, {"data": data, "profile": profile})
         done.append({"notebook": nb.name, "title": "", "seconds": round(time.perf_counter() - start, 1)})
     total = time.perf_counter() - started
     summary = {"data": data, "profile": profile, "jobs": jobs, "pretrain_seconds": round(trained, 1),
