@@ -2,7 +2,7 @@
 
 Looked for in this order: ``$HGN_CHROMIUM``; Debian's ``chromium-headless-shell`` or ``chromium``; Playwright's own
 download (``~/.cache/ms-playwright``). :func:`install` obtains one: Playwright's download, else (as root on Debian)
-``apt-get install chromium-headless-shell``.
+``apt-get update`` and ``apt-get install chromium-headless-shell``.
 """
 from __future__ import annotations
 
@@ -34,13 +34,15 @@ def install(python: str | Path) -> str | None:
     """Obtain a headless Chromium if none is found; return its path (None when every way failed)."""
     if find_chromium():
         return find_chromium()
-    attempts = [[str(python), "-m", "playwright", "install", "chromium"]]
+    attempts = [[[str(python), "-m", "playwright", "install", "chromium"]]]  # its download host may be unreachable
     if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
-        attempts.append(["apt-get", "install", "-y", "--no-install-recommends", DEBIAN_PACKAGE])
-    for cmd in attempts:
-        print("+", " ".join(cmd), flush=True)
+        attempts.append([["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends",
+                                                        DEBIAN_PACKAGE]])
+    for commands in attempts:
         try:
-            subprocess.run(cmd, check=True, timeout=600)
+            for cmd in commands:
+                print("+", " ".join(cmd), flush=True)
+                subprocess.run(cmd, check=True, timeout=300)
         except (subprocess.SubprocessError, OSError) as exc:
             print(f"({exc})", file=sys.stderr, flush=True)
         if find_chromium():

@@ -14,7 +14,10 @@ WIDTHS = (1280, 1400)
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency: pip install -e .[dev]")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        pytest.fail("playwright is missing; fix: `.venv/bin/pip install -e .[dev]` (or `python3 tasks.py setup`)")
     executable = find_chromium()
     with sync_api.sync_playwright() as p:
         try:
