@@ -111,7 +111,8 @@ def gap_chart(ax, labels: list[str], ours: list[float], paper: list[float], refe
         ax.bar(x - 0.2, ours_gap, 0.4, color="tab:red", label=ours_label)
         ax.bar(x + 0.2, paper_gap, 0.4, color="0.55", label="paper (Human3.6M)")
     ax.axhline(0, color="k", lw=0.8)
-    ax.set_xticks(x, [textwrap.fill(label, 16) for label in labels], fontsize=7)
+    wrap = max(9, 64 // len(labels))  # characters per line, so that neighbouring labels never touch
+    ax.set_xticks(x, [textwrap.fill(label, wrap, break_long_words=False) for label in labels], fontsize=7)
     ax.set_ylabel(f"{metric} minus {textwrap.shorten(labels[reference], 24)} (mm)", fontsize=8)
     ax.set_title(f"reference {labels[reference]}: ours {ours[reference]:.1f} mm, paper {paper[reference]:.2f} mm",
                  fontsize=8)
