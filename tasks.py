@@ -8,9 +8,13 @@ Both create the virtual environment ``.venv`` on first use (or reuse it) and ins
 On a machine with an NVIDIA GPU, ``python3 tasks.py reproduce-gpu`` is the one prepared GPU script: it installs, checks
 that torch sees the GPU, benchmarks (``reports/bench/bench-cuda.json``) and runs the ``standard`` profile's suite with
 ``HGN_GPU_JOBS`` (default 4) worker processes sharing the GPU, writing ``reports/embedded-standard/``.
-For maintainers, ``python3 tasks.py notebooks [GLOB]`` re-executes the notebooks in place with their default
-(smoke) parameters after removing the cached smoke-profile runs, so that every run trains inside the notebook as in
-the test command's nbval run: it refreshes the stored outputs that nbval compares against.
+The set-up also registers the Jupyter kernel ``hgn`` (this environment) for JupyterLab, and (``setup``, ``test``)
+obtains a headless Chromium for the report pages' browser test (``hgnlib/browser.py``: Debian's package or
+Playwright's download).
+Which file holds which execution is defined in ``hgnlib/notebook_files.py``: ``notebooks/*.ipynb`` store the
+embedded-quick outputs (``reproduce`` copies them back); ``tests/notebooks/*.ipynb`` hold smoke-profile executions
+that nbval re-runs. For maintainers, ``python3 tasks.py notebooks [GLOB]`` refreshes those smoke executions (after
+removing the cached smoke-profile runs, so that every run trains inside the notebook as in the nbval run).
 PyTorch: a CPU build is pinned by default (``torch==2.13.0``); set ``HGN_TORCH`` to the requirement you want
 (e.g. ``HGN_TORCH="torch==2.5.1"`` with ``PIP_INDEX_URL`` pointing at a CUDA wheel index) to choose your own.
 Extra arguments after the task are passed on (to ``hgn reproduce`` or to ``pytest``).
@@ -25,6 +29,10 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+from hgnlib.browser import INSTALL_HINT, install as install_browser  # noqa: E402  (standard library only)
+from hgnlib.notebook_files import KERNELSPEC, SMOKE_DIR  # noqa: E402  (standard library only)
+
 VENV = Path(os.environ.get("HGN_VENV", ROOT / ".venv"))
 DEFAULT_TORCH = "torch==2.13.0"
 
@@ -43,7 +51,8 @@ def ensure_env() -> None:
     torch_req = os.environ.get("HGN_TORCH", DEFAULT_TORCH)
     stamp_text = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + torch_req.encode()).hexdigest()
     stamp = VENV / ".hgn-installed"
-    if stamp.exists() and stamp.read_text() == stamp_text and _bin("hgn").exists():
+    kernel = VENV / "share" / "jupyter" / "kernels" / KERNELSPEC["name"] / "kernel.json"
+    if stamp.exists() and stamp.read_text() == stamp_text and _bin("hgn").exists() and kernel.exists():
         return
     if not _bin("python").exists():
         print(f"creating virtual environment {VENV}", flush=True)
@@ -51,6 +60,8 @@ def ensure_env() -> None:
     pip = (_bin("python"), "-m", "pip", "install", "--disable-pip-version-check")
     _run(*pip, torch_req)
     _run(*pip, "-e", f"{ROOT}[dev]")
+    _run(_bin("python"), "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNELSPEC["name"],
+         "--display-name", KERNELSPEC["display_name"])
     stamp.write_text(stamp_text)
 
 
@@ -81,29 +92,22 @@ def main(argv: list[str]) -> int:
     task, rest = argv[0], argv[1:]
     ensure_env()
     env = {**os.environ, "PYTHONHASHSEED": "0"}
+    if task in ("setup", "test") and not install_browser(_bin("python")):
+        print(f"no headless Chromium for the report pages' browser test; {INSTALL_HINT}", flush=True)
     if task == "setup":
         return 0
     if task == "notebooks":
-        import json
-        import shutil
-
-        runs = Path(os.environ.get("HGN_DATA_DIR", ROOT / "data")) / "cache" / "runs"
-        for config in runs.glob("*/config.json"):
-            if json.loads(config.read_text())["config"]["profile"] == "smoke":
-                shutil.rmtree(config.parent)
-        for nb in sorted((ROOT / "notebooks").glob(rest[0] if rest else "*.ipynb")):
-            cmd = [str(_bin("papermill")), str(nb), str(nb), "--cwd", str(nb.parent), "--no-progress-bar"]
-            print("+", " ".join(cmd), flush=True)
-            if subprocess.run(cmd, cwd=ROOT, env=env).returncode:
-                return 1
-        return 0
+        cmd = [str(_bin("python")), "-m", "hgnlib.notebook_files", "smoke", *rest]
+        print("+", " ".join(cmd), flush=True)
+        return subprocess.run(cmd, cwd=ROOT, env=env).returncode
     if task == "reproduce-gpu":
         return reproduce_gpu(env, rest)
     if task == "reproduce":
         cmd = [str(_bin("hgn")), "reproduce", "--data", "embedded", "--profile", "quick", *rest]
     else:
-        # nbval runs over the notebooks with their stored (smoke-profile) outputs.
-        cmd = [str(_bin("python")), "-m", "pytest", "tests", "--nbval", "notebooks", "--nbval-sanitize-with",
+        # nbval re-runs the smoke-profile executions and compares their outputs.
+        cmd = [str(_bin("python")), "-m", "pytest", "tests", "--nbval", SMOKE_DIR, "--nbval-current-env",
+               "--nbval-sanitize-with",
                "tests/nbval_sanitize.cfg", "-p", "no:cacheprovider", *rest]
     print("+", " ".join(cmd), flush=True)
     return subprocess.run(cmd, cwd=ROOT, env=env).returncode

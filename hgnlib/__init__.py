@@ -22,7 +22,11 @@ Where each concept lives:
   file), ``distributed`` (DDP under torchrun), ``parallel`` (runs in worker processes), ``suite`` (the paper's
   tables as configurations, with the paper's values in ``resources/paper_results.json``).
 - ``tables``: our numbers next to the paper's, as the notebooks and the summary page show them.
-- ``plotting`` and ``reports``: figures; batch execution of the notebooks and the rendered reports.
+- ``plotting`` and ``reports``: figures (ours against the paper's as gaps on one axis); batch execution of the
+  notebooks and the rendered reports, whose HTML is ``report_pages`` (offline pages, one stylesheet).
+- ``notebook_files``: which file holds which execution (``notebooks/``: embedded-quick outputs; ``tests/notebooks/``:
+  smoke executions for nbval), the ``hgn`` kernel and normalised writing; ``browser``: the headless Chromium of
+  the report pages' test.
 - ``paths`` and ``profiles``: where data lives, and the one definition of the run profiles (data and recipe).
 - ``fileio`` and ``errors``: atomic writes, and the errors users see.
 - ``lift``: ``hgn lift``: your own 2D keypoints (COCO results JSON, .npz, .csv; COCO-17 or H36M-17) to 3D with a

@@ -1,4 +1,4 @@
-"""Figures: skeletons in 2D and 3D, meshes, and small tables drawn as bars. Matplotlib only, no state."""
+"""Figures: skeletons in 2D and 3D, meshes, and our numbers against the paper's. Matplotlib only, no state."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -42,15 +42,15 @@ def _upright(points: np.ndarray, up_axis: int) -> np.ndarray:
     raise ValueError(f"up_axis must be 2 (z up) or -1 (camera), got {up_axis}")
 
 
-def set_equal_3d(ax, points: np.ndarray, up_axis: int = 2, margin: float = 0.1) -> None:
-    """Equal aspect ratio around the given points."""
+def set_equal_3d(ax, points: np.ndarray, up_axis: int = 2, margin: float = 0.03, zoom: float = 1.3) -> None:
+    """Equal aspect ratio around the given points (``margin`` in their unit), the box enlarged to fill the panel."""
     xyz = _upright(points.reshape(-1, 3), up_axis)
     center = (xyz.max(0) + xyz.min(0)) / 2
     half = (xyz.max(0) - xyz.min(0)).max() / 2 + margin
     ax.set_xlim(center[0] - half, center[0] + half)
     ax.set_ylim(center[1] - half, center[1] + half)
     ax.set_zlim(center[2] - half, center[2] + half)
-    ax.set_box_aspect((1, 1, 1))
+    ax.set_box_aspect((1, 1, 1), zoom=zoom)
 
 
 def draw_mesh(ax, vertices: np.ndarray, faces: np.ndarray, color: str = "lightsteelblue", alpha: float = 0.45,
@@ -106,3 +106,33 @@ def plot_learning_curves(ax, summary: dict, metric: str = "mpjpe") -> None:
     ax.set_xlabel("training steps (batch 64)")
     ax.set_ylabel(f"validation {metric.upper().replace('_', '-')} (mm)")
     ax.legend(fontsize=8)
+
+
+def gap_chart(ax, labels: list[str], ours: list[float], paper: list[float], reference: int = 0,
+              ours_label: str = "ours", spread: float | None = None, metric: str = "MPJPE", lines: bool = False) -> None:
+    """Ours and the paper's on one axis as differences from the row ``reference`` (mm; below zero: better).
+
+    The two sets of numbers come from different data, so their absolute levels cannot be compared; their gaps to
+    the same reference row can. ``spread`` (ours' seed-to-seed standard deviation) is drawn as a band around zero:
+    gaps inside it are within training noise.
+    """
+    import textwrap
+
+    x = np.arange(len(labels))
+    ours_gap = np.asarray(ours, dtype=float) - ours[reference]
+    paper_gap = np.asarray(paper, dtype=float) - paper[reference]
+    if spread and np.isfinite(spread):
+        ax.axhspan(-spread, spread, color="tab:red", alpha=0.12, lw=0, label=f"ours: +- 1 seed std ({spread:.1f} mm)")
+    if lines:
+        ax.plot(x, ours_gap, marker="o", color="tab:red", label=ours_label)
+        ax.plot(x, paper_gap, marker="s", ls="--", color="0.35", label="paper (Human3.6M)")
+    else:
+        ax.bar(x - 0.2, ours_gap, 0.4, color="tab:red", label=ours_label)
+        ax.bar(x + 0.2, paper_gap, 0.4, color="0.55", label="paper (Human3.6M)")
+    ax.axhline(0, color="k", lw=0.8)
+    wrap = max(9, 64 // len(labels))  # characters per line, so that neighbouring labels never touch
+    ax.set_xticks(x, [textwrap.fill(label, wrap, break_long_words=False) for label in labels], fontsize=7)
+    ax.set_ylabel(f"{metric} minus {textwrap.shorten(labels[reference], 24)} (mm)", fontsize=8)
+    ax.set_title(f"reference {labels[reference]}: ours {ours[reference]:.1f} mm, paper {paper[reference]:.2f} mm",
+                 fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=3, fontsize=7, frameon=False)
