@@ -1,5 +1,24 @@
 """hgnlib: a reproduction of Hierarchical Graph Networks for 3D Human Pose Estimation (Li et al., BMVC 2021).
 
+The paper, section by section:
+
+- Sec. 3.1, Eq. (1) and (2), the graph convolutions: ``models.layers`` (``GConv``, ``SemGConv``; the equations head
+  the module), their plain forms ``models.reference``; the non-local layer and residual block: ``models.layers``.
+- Sec. 3.2, the multi-scale graphs: ``graphs.skeleton_graph`` (G_P), ``graphs.mesh_graph`` (the mesh graph),
+  ``graphs.coarsening`` and ``graphs.release_hem`` (heavy edge matching: the paper's reading and the authors'
+  code), ``graphs.hierarchy`` (the chosen levels G_M^{C-1}, G_M^C, padding, dense-to-coarse mappings).
+- Sec. 3.3, the network and Eq. (3), the fusion: ``models.hgn`` (HGN and its ablation variants as data),
+  ``models.layers.Fusion``; the peers ``models.graphsh``, ``models.martinez``; named configurations
+  ``models.registry``; how weights start ``models.initialisation``.
+- Sec. 3.4, Eq. (4), the loss: ``losses``; the coarse-mesh pseudo-ground truth: ``fitting``, ``data.pseudo_gt``.
+- Sec. 4.1, the recipe: ``profiles`` (every profile's data and recipe), ``experiments.train``; where the released
+  code differs from the paper: ``experiments.variants``; the protocols: ``metrics``, ``experiments.evaluate``.
+- Tables 1-7 and Figure 3: the rows and the paper's values in ``resources/paper_results.json`` (read by ``paper``),
+  as configurations ``experiments.suite``, shown by ``tables``; notebooks 04 (Table 1), 05 (Tables 2-3),
+  06 (Table 4), 07 (Figure 3), 08 (Tables 5-6), 09 (Table 7), 10 (Figures 4-5); the claims they support, judged
+  against the seed spread: ``claims`` (notebook 13); how long training must be: ``experiments.convergence``
+  (notebook 03).
+
 Where each concept lives:
 
 - ``skeleton``: the Human3.6M 32- and 17-joint layouts, left/right, body parts, actions, subjects.
@@ -17,10 +36,18 @@ Where each concept lives:
   ablation variants, SemGCN, GraphSH and the Martinez baseline, and the named configurations of Tables 2-4.
 - ``losses`` (Eq. 4) and ``metrics`` (MPJPE, PA-MPJPE, MPVPE, 3DPCK, AUC; per action, joint and body part);
   ``baselines``: the mean pose and the linear 2D-to-3D map.
-- ``experiments``: the training and evaluation engine: ``config`` (one experiment and its cache key), ``runs`` (the
-  result cache: train, resume or load), ``train`` (the loop), ``evaluate``, ``artifacts`` (a trained model as one
-  file), ``distributed`` (DDP under torchrun), ``parallel`` (runs in worker processes), ``suite`` (the paper's
-  tables as configurations, with the paper's values in ``resources/paper_results.json``).
+- ``experiments``: the training and evaluation engine: ``config`` (one experiment and its cache key), ``overrides``
+  (checks of recipe overrides), ``runs`` (the result cache: train, resume or load, with a run lock), ``train`` (the
+  loop), ``evaluate``, ``artifacts`` (a trained model as one file), ``distributed`` (DDP under torchrun),
+  ``parallel`` (suites of runs: worker processes, a shared GPU or cluster jobs, one progress bar),
+  ``convergence`` (the convergence study), ``variants`` (the released code's behaviours), ``suite`` (the paper's
+  tables as configurations).
+- ``paper``: the paper's tables as data (its values and, per row, the run that reproduces it); ``claims``: the
+  paper's claims as orderings of two rows, judged against the seed spread.
+- ``fingerprint``: the meaning of code (syntax without docstrings or comments), which keys the result cache, the
+  generated data, the graph cache, the pseudo-ground truth and the reports' provenance.
+- ``safeload``: reading other people's files (model bundles, checkpoints, npz and SMPL pickles) without running
+  their code.
 - ``tables``: our numbers next to the paper's, as the notebooks and the summary page show them.
 - ``plotting`` and ``reports``: figures (ours against the paper's as gaps on one axis); batch execution of the
   notebooks and the rendered reports, whose HTML is ``report_pages`` (offline pages, one stylesheet).

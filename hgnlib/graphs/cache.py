@@ -1,12 +1,13 @@
 """Graph hierarchies cached on disk: ``cache_dir()/graphs/<body>-<key>.npz``.
 
-The key is a short hash of the body's name, vertex count and faces, the build options and the construction's
-:data:`~hgnlib.graphs.hierarchy.CODE_VERSION`, so a changed mesh, option or algorithm never reads a stale file. A
+The key is a short hash of the body's name, vertex count and faces, the build options and the meaning of the graph
+code (:func:`graphs_fingerprint`), so a changed mesh, option or algorithm never reads a stale file. A
 file that cannot be read (truncated, corrupt, wrong key) is rebuilt and overwritten, with a warning. The file holds
 plain arrays only (no pickles).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import warnings
@@ -19,9 +20,17 @@ import scipy.sparse as sp
 from ..body.base import BodyModel
 from ..fileio import save_npz
 from ..paths import cache_dir
-from .hierarchy import CODE_VERSION, GraphHierarchy, GraphLevel, build_hierarchy
+from .. import fingerprint
+from .hierarchy import GraphHierarchy, GraphLevel, build_hierarchy
 
 _READ_ERRORS = (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile)
+
+
+@functools.lru_cache(maxsize=1)
+def graphs_fingerprint() -> str:
+    """The meaning of the graph-building code (:mod:`hgnlib.fingerprint`): a change to what it computes rebuilds the
+    cached hierarchies; docstrings and comments do not."""
+    return fingerprint.code_fingerprint(fingerprint.package_root(), ["graphs"])
 
 
 def hierarchy_key(body: BodyModel, levels: int | None, padded: bool, target_sizes: tuple[int, int],
@@ -30,7 +39,7 @@ def hierarchy_key(body: BodyModel, levels: int | None, padded: bool, target_size
     faces = hashlib.sha256(np.ascontiguousarray(body.faces, dtype=np.int64).tobytes()).hexdigest()
     spec = {"name": body.name, "num_vertices": int(body.num_vertices), "faces": faces, "levels": levels,
             "padded": bool(padded), "target_sizes": [int(t) for t in target_sizes], "seed": seed,
-            "code_version": CODE_VERSION, **({"hem": hem} if hem != "graclus" else {})}
+            "code": graphs_fingerprint(), **({"hem": hem} if hem != "graclus" else {})}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
 
 

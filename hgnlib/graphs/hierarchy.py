@@ -40,8 +40,6 @@ from ..body.base import BodyModel
 from .coarsening import Coarsening, binary_tree_permutations, coarsen, permute_adjacency
 from .mesh_graph import body_mesh_graph
 
-#: Version of the construction; bump it whenever the arrays a hierarchy holds would change (invalidates caches).
-CODE_VERSION = 1
 #: Per body: (default matching, default number of coarsenings or None for the stopping rule).
 BODY_DEFAULTS = {"smpl": ("release", 9)}
 
@@ -144,8 +142,7 @@ def hierarchy_from_graph(adjacency: sp.spmatrix, vertex_indices: np.ndarray, num
         root, coarse = len(sizes) - 1, _choose_plain(sizes, (fine_target, coarse_target))
         perms = [np.arange(n) for n in sizes]
     built = _levels(result, perms, root, padded, vertex_indices, num_vertices)
-    options = {"levels": levels, "target_sizes": [fine_target, coarse_target], "seed": seed, "hem": hem,
-               "code_version": CODE_VERSION}
+    options = {"levels": levels, "target_sizes": [fine_target, coarse_target], "seed": seed, "hem": hem}
     return GraphHierarchy(name, int(num_vertices), vertex_indices, padded, built, (coarse - 1, coarse), options)
 
 
