@@ -109,7 +109,12 @@ def _nested_dict(path: Path, value: Any, key: str, leaf: str) -> dict[str, dict[
 
 def _check_array(path: Path, array: Any, where: str, shape_tail: tuple[int, ...], expected: str) -> np.ndarray:
     """A numeric (T, *shape_tail) array without NaN or inf, else a DataError naming ``where``."""
-    array = np.asarray(array)
+    try:
+        array = np.asarray(array)
+    except (ValueError, TypeError) as exc:  # ragged nesting, or elements numpy cannot hold
+        raise DataError(path, f"{where} is not an array ({exc})",
+                        f"expected {expected}: a numeric array of shape (frames >= 1, "
+                        f"{', '.join(map(str, shape_tail))})") from None
     numeric = array.dtype != object and np.issubdtype(array.dtype, np.number)
     if not numeric or array.ndim != 1 + len(shape_tail) or array.shape[1:] != shape_tail or len(array) == 0:
         raise DataError(path, f"{where} has shape {array.shape} and dtype {array.dtype}",
