@@ -240,10 +240,9 @@ def cmd_train(args) -> int:
 def cmd_eval(args) -> int:
     from .experiments.artifacts import read_bundle
     from .experiments.evaluate import evaluate_model_file
+    from .lift.model import resolve_model
 
-    path = Path(args.model)
-    if not path.suffix and not path.exists():  # a run key of the cache
-        path = paths.cache_dir() / "runs" / args.model / "model.pt"
+    path = resolve_model(args.model, args.profile, args.data, args.data_dir)
     read_bundle(path)  # a bad model file is reported before any data is read or generated
     if args.data_dir:
         folder = Path(args.data_dir)
@@ -296,7 +295,7 @@ def cmd_lift(args) -> int:
 def cmd_export(args) -> int:
     from .export import export_onnx
     from .fileio import check_output_path
-    from .lift import resolve_model
+    from .lift.model import resolve_model
 
     check_output_path(args.out, (".onnx",))
     path = resolve_model(args.model, args.profile, args.data, args.data_dir)
@@ -426,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("eval", help="evaluate a trained model file on a dataset's test subjects")
-    ev.add_argument("model", help="a model.pt, or the key of a cached run")
+    ev.add_argument("model", help="a model.pt, a run key, or a configuration name of the cache (e.g. hgn-128 with --profile)")
     ev.add_argument("--data", choices=["embedded", "h36m"], default="embedded")
     ev.add_argument("--data-dir", help="dataset folder (default: the profile's embedded folder, or data/h36m)")
     ev.add_argument("--source", choices=["gt", "detected"], default="gt")
@@ -439,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     li = sub.add_parser("lift", help="lift your own 2D keypoints (COCO results JSON, .npz or .csv) to 3D")
     li.add_argument("input", help="2D keypoints: a COCO results .json, or an .npz (key 'keypoints') or .csv of "
-                                  "(frames, 17, 2|3) pixels (layouts and columns: hgnlib/lift.py)")
+                                  "(frames, 17, 2|3) pixels (layouts and columns: hgnlib/lift/__init__.py)")
     li.add_argument("--model", required=True, help="a model.pt, a run key, or a configuration name of the cache "
                                                    "(e.g. hgn-128: the run of --profile and --data)")
     li.add_argument("--layout", choices=["auto", "coco17", "h36m17"], default="auto",

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hgnlib import skeleton
 from hgnlib.cli import main
 from hgnlib.errors import DataError
-from hgnlib.lift import lift_warnings, prepare_inputs, read_keypoints
+from hgnlib.lift import coco, lift_warnings, prepare_inputs, read_keypoints
 
 EXAMPLES = 300
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
@@ -171,7 +171,7 @@ junk_cells = st.one_of(st.sampled_from(["", "nan", "inf", "-1e30", "1e400", "x",
 @st.composite
 def csv_files(draw) -> str:
     template = draw(st.sampled_from([COCO_TEMPLATE, H36M_TEMPLATE]))
-    names = skeleton.COCO17_NAMES if template is COCO_TEMPLATE else skeleton.H36M17_NAMES
+    names = coco.COCO17_NAMES if template is COCO_TEMPLATE else skeleton.H36M17_NAMES
     points = draw(poses(template))
     scores, frame, header = draw(st.booleans()), draw(st.booleans()), draw(st.sampled_from([True, True, False]))
     columns = [f"{n}_{a}" for n in names for a in ("x", "y", *(("score",) if scores else ()))]

@@ -12,7 +12,7 @@ from hgnlib.cli import main
 from hgnlib.errors import DataError, HGNError, MissingFileError
 from hgnlib.experiments.artifacts import load_model, read_bundle, save_model
 from hgnlib.experiments.evaluate import predict
-from hgnlib.lift import (coco_detections, coco_from_h36m, detect_layout, lift_file, read_keypoints, render,
+from hgnlib.lift import (coco, coco_detections, coco_from_h36m, detect_layout, lift_file, read_keypoints, render,
                          resolve_model, write_coco_results, write_result)
 
 W, H = 1000, 1002
@@ -22,16 +22,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
+def model_file(tmp_path_factory, untrained_hgn64):
     """An untrained HGN (64 channels, with both coarse-mesh outputs) written as a model file."""
-    from hgnlib.body import load_body_model
-    from hgnlib.graphs import load_or_build_hierarchy
-    from hgnlib.models.registry import build_model, get_config, hierarchy_graphs, prepare_graphs
-
-    graphs = prepare_graphs(hierarchy_graphs(load_or_build_hierarchy(load_body_model("anny"))),
-                            get_config("hgn-64").graphs)
-    torch.manual_seed(0)
-    model = build_model("hgn-64", graphs)
+    model, graphs = untrained_hgn64()
     return save_model(tmp_path_factory.mktemp("model") / "model.pt", model, "hgn-64", graphs)
 
 
@@ -60,12 +53,12 @@ def coco_frames(frames: int = 3) -> np.ndarray:
 
 
 def test_coco_layout_constants():
-    assert len(skeleton.COCO17_NAMES) == 17 and len(set(skeleton.COCO17_NAMES)) == 17
-    perm = np.array(skeleton.COCO17_FLIP_PERMUTATION)
+    assert len(coco.COCO17_NAMES) == 17 and len(set(coco.COCO17_NAMES)) == 17
+    perm = np.array(coco.COCO17_FLIP_PERMUTATION)
     assert (perm[perm] == np.arange(17)).all() and perm[0] == 0 and perm[5] == 6 and perm[16] == 15
-    for h, c in skeleton.H36M_FROM_COCO_DIRECT.items():  # same side, same joint
+    for h, c in coco.H36M_FROM_COCO_DIRECT.items():  # same side, same joint
         side = skeleton.H36M17_NAMES[h][0]
-        assert skeleton.COCO17_NAMES[c].startswith({"L": "left", "R": "right"}[side])
+        assert coco.COCO17_NAMES[c].startswith({"L": "left", "R": "right"}[side])
 
 
 def test_coco_to_h36m_on_hand_made_points():
@@ -78,62 +71,62 @@ def test_coco_to_h36m_on_hand_made_points():
              "right_hip": (88, 180), "left_knee": (114, 240), "right_knee": (86, 240), "left_ankle": (115, 300),
              "right_ankle": (85, 300)}
     for name, xy in named.items():
-        kp[skeleton.COCO17_NAMES.index(name), :2] = xy
-    kp[skeleton.COCO17_NAMES.index("left_wrist"), 2] = 0.5
-    out, conf = skeleton.coco_to_h36m(kp)
+        kp[coco.COCO17_NAMES.index(name), :2] = xy
+    kp[coco.COCO17_NAMES.index("left_wrist"), 2] = 0.5
+    out, conf = coco.coco_to_h36m(kp)
     j = {n: out[i] for i, n in enumerate(skeleton.H36M17_NAMES)}
     assert np.allclose(j["LWrist"], (128, 160)) and np.allclose(j["RAnkle"], (85, 300))
     assert np.allclose(j["LShoulder"], (120, 80)) and np.allclose(j["RKnee"], (86, 240))
     hips, shoulders = np.array([100.0, 180]), np.array([100.0, 80])
     trunk = shoulders - hips
-    pelvis = hips + skeleton.HIP_RAISE * trunk
+    pelvis = hips + coco.HIP_RAISE * trunk
     assert np.allclose(j["Pelvis"], pelvis)
-    assert np.allclose(j["LHip"], pelvis + skeleton.HIP_WIDTH_RATIO * np.array([12.0, 0]))
-    assert np.allclose(j["RHip"], pelvis + skeleton.HIP_WIDTH_RATIO * np.array([-12.0, 0]))
-    thorax = shoulders + skeleton.THORAX_RAISE * trunk
+    assert np.allclose(j["LHip"], pelvis + coco.HIP_WIDTH_RATIO * np.array([12.0, 0]))
+    assert np.allclose(j["RHip"], pelvis + coco.HIP_WIDTH_RATIO * np.array([-12.0, 0]))
+    thorax = shoulders + coco.THORAX_RAISE * trunk
     assert np.allclose(j["Thorax"], thorax)
-    assert np.allclose(j["Spine"], pelvis + skeleton.SPINE_FRACTION * (thorax - pelvis))
+    assert np.allclose(j["Spine"], pelvis + coco.SPINE_FRACTION * (thorax - pelvis))
     anchor, nose = np.array([100.0, 36]), np.array([100.0, 40])  # both eyes visible: the eyes' midpoint
     for name in ("Nose", "Head"):
-        alpha, beta = skeleton.FACE_RULES["eyes"][name]
+        alpha, beta = coco.FACE_RULES["eyes"][name]
         assert np.allclose(j[name], anchor + alpha * (anchor - thorax) + beta * (nose - anchor))
     # the head top lies above the eyes, the H36M hips inside and above the COCO hips
     assert j["Head"][1] < 36 and j["LHip"][0] < 112 and j["LHip"][1] < 180
     assert conf[13] == pytest.approx(0.5) and conf[0] == pytest.approx(0.8)
     # batched input gives the same per frame
-    out2, _ = skeleton.coco_to_h36m(np.stack([kp, kp]))
+    out2, _ = coco.coco_to_h36m(np.stack([kp, kp]))
     assert np.allclose(out2[1], out)
 
 
 def test_face_anchor_fallbacks_and_missing_points():
     kp = coco_frames(1)[0]
-    full, _ = skeleton.coco_to_h36m(kp)
+    full, _ = coco.coco_to_h36m(kp)
     for hidden, kind in (([1, 2], "ears"), ([2, 4], "side"), ([1, 2, 3, 4], "nose")):
         k = kp.copy()
         k[hidden, 2] = 0.1  # below the threshold: missing
-        xy, score = skeleton._points_and_scores(k, skeleton.DEFAULT_MIN_SCORE)
-        assert skeleton._face_anchor(xy, score)[2] == kind
-        out, conf = skeleton.coco_to_h36m(k)
+        xy, score = coco._points_and_scores(k, coco.DEFAULT_MIN_SCORE)
+        assert coco._face_anchor(xy, score)[2] == kind
+        out, conf = coco.coco_to_h36m(k)
         assert np.isfinite(out).all() and conf[10] > 0
         assert np.linalg.norm(out[10] - full[10]) < 40  # a worse but usable head top
     k = kp.copy()
     k[[0, 2, 3, 4], 2] = 0.0  # one eye alone: no face anchor
-    out, conf = skeleton.coco_to_h36m(k)
+    out, conf = coco.coco_to_h36m(k)
     assert np.isnan(out[[9, 10]]).all() and (conf[[9, 10]] == 0).all() and np.isfinite(out[:9]).all()
     k = kp.copy()
     k[5, :2] = np.nan  # a NaN shoulder: the thorax, spine and face joints cannot be made
-    out, conf = skeleton.coco_to_h36m(k)
+    out, conf = coco.coco_to_h36m(k)
     assert np.isnan(out[[7, 8, 9, 10, 11]]).all() and np.isfinite(out[[0, 1, 4, 14]]).all()
     with pytest.raises(ValueError, match=r"\(\.\.\., 17, 2\)"):
-        skeleton.coco_to_h36m(np.zeros((3, 18, 2)))
+        coco.coco_to_h36m(np.zeros((3, 18, 2)))
 
 
 def test_conversion_error_on_known_poses():
     """With the head frame approximation of the face, the conversion stays within a few pixels of the truth."""
     joints = standing_h36m(5)
-    out, _ = skeleton.coco_to_h36m(project(coco_from_h36m(joints)))
+    out, _ = coco.coco_to_h36m(project(coco_from_h36m(joints)))
     error = np.linalg.norm(out - project(joints), axis=-1).mean(0)
-    assert error[list(skeleton.H36M_FROM_COCO_DIRECT)].max() < 1e-9
+    assert error[list(coco.H36M_FROM_COCO_DIRECT)].max() < 1e-9
     assert error.max() < 12, error
 
 
@@ -145,18 +138,18 @@ def test_fill_missing_policy():
     missing[2, 13] = True  # from the previous frame, moved with the body
     missing[0, 16] = True  # first frame: from the next one
     pts[2, 13] = np.nan
-    filled, mask = skeleton.fill_missing(pts, missing)
+    filled, mask = coco.fill_missing(pts, missing)
     assert (mask == missing).all() and np.isfinite(filled).all()
     assert np.allclose(filled[2, 13], truth[2, 13]) and np.allclose(filled[0, 16], truth[0, 16])
     one = pts[:1].copy()  # a single image: from the other joints
     one[0, [0, 13]] = np.nan
-    filled, mask = skeleton.fill_missing(one, np.zeros((1, 17), bool))
+    filled, mask = coco.fill_missing(one, np.zeros((1, 17), bool))
     assert mask[0, [0, 13]].all()
     assert np.allclose(filled[0, 0], (one[0, 1] + one[0, 4]) / 2) and np.allclose(filled[0, 13], one[0, 12])
     many = pts.copy()
     many[1, :8] = np.nan
     with pytest.raises(DataError, match=r"frame 1 \(8 joints\)") as exc:
-        skeleton.fill_missing(many, np.zeros((4, 17), bool), max_missing=6)
+        coco.fill_missing(many, np.zeros((4, 17), bool), max_missing=6)
     assert "--max-missing" in str(exc.value)
 
 
@@ -188,12 +181,12 @@ def test_read_npz_and_csv(tmp_path):
     np.savez(tmp_path / "k.npz", keypoints=h36m, scores=np.full((3, 17), 0.7), width=W, height=H)
     read = read_keypoints(tmp_path / "k.npz")
     assert read.layout == "h36m17" and read.width == W and np.allclose(read.points[..., 2], 0.7)
-    coco = coco_frames(3)
-    header = ["frame"] + [f"{n}_{c}" for n in skeleton.COCO17_NAMES for c in ("x", "y", "score")]
-    rows = [[str(10 + t)] + [f"{v:.4f}" for v in coco[t].ravel()] for t in range(3)]
+    detections = coco_frames(3)
+    header = ["frame"] + [f"{n}_{c}" for n in coco.COCO17_NAMES for c in ("x", "y", "score")]
+    rows = [[str(10 + t)] + [f"{v:.4f}" for v in detections[t].ravel()] for t in range(3)]
     (tmp_path / "k.csv").write_text("\n".join(",".join(r) for r in [header] + rows))
     read = read_keypoints(tmp_path / "k.csv", width=W, height=H)
-    assert read.layout == "coco17" and read.frame_ids == [10, 11, 12] and np.allclose(read.points, coco, atol=1e-3)
+    assert read.layout == "coco17" and read.frame_ids == [10, 11, 12] and np.allclose(read.points, detections, atol=1e-3)
     header = [f"{n}_{c}" for n in skeleton.H36M17_NAMES for c in ("x", "y")]
     rows = [[f"{v:.4f}" for v in h36m[t].ravel()] for t in range(3)]
     (tmp_path / "h.csv").write_text("\n".join(",".join(r) for r in [header] + rows))
@@ -201,7 +194,7 @@ def test_read_npz_and_csv(tmp_path):
     (tmp_path / "n.csv").write_text("\n".join(",".join(r) for r in rows))  # no header: 34 numbers per row
     read = read_keypoints(tmp_path / "n.csv", layout="h36m17", width=W, height=H)
     assert np.allclose(read.points[..., :2], h36m, atol=1e-3) and not read.has_scores
-    assert detect_layout(h36m) == "h36m17" and detect_layout(coco[..., :2]) == "coco17"
+    assert detect_layout(h36m) == "h36m17" and detect_layout(detections[..., :2]) == "coco17"
 
 
 @pytest.mark.parametrize("case, message", [
@@ -292,14 +285,14 @@ def test_lift_through_the_model_file_equals_predict(tmp_path, model_file, flip):
 
 
 def test_coco_input_is_converted_and_low_scores_are_filled(tmp_path, model_file):
-    coco = coco_frames(4)
-    coco[2, 9, 2] = 0.05  # a low-scored left wrist
-    coco[1, 5, :2] = np.nan  # a lost left shoulder
-    write_coco_results(tmp_path / "d.json", coco)
+    detections = coco_frames(4)
+    detections[2, 9, 2] = 0.05  # a low-scored left wrist
+    detections[1, 5, :2] = np.nan  # a lost left shoulder
+    write_coco_results(tmp_path / "d.json", detections)
     result = lift_file(tmp_path / "d.json", model_file, width=W, height=H)
     assert result.layout == "coco17" and result.filled_names(2) == ["LWrist"]
     assert result.filled_names(1) == ["Spine", "Thorax", "Nose", "Head", "LShoulder"]
-    converted, _ = skeleton.coco_to_h36m(coco_frames(4))
+    converted, _ = coco.coco_to_h36m(coco_frames(4))
     assert np.abs(result.keypoints[[0, 3]] - converted[[0, 3]]).max() < 1e-2  # rounded in the JSON
     assert np.linalg.norm(result.keypoints[2, 13] - converted[2, 13]) < 5
 
