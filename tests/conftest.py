@@ -1,4 +1,5 @@
-"""Shared fixtures: the anny body model and the smoke-profile embedded dataset (built once per session)."""
+"""Shared fixtures: the anny body model, the smoke-profile embedded dataset (built once per session) and untrained
+HGN-64 models."""
 import pytest
 import torch
 
@@ -35,3 +36,21 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def untrained_hgn64():
+    """A maker of untrained HGN-64 models (seed 0, joints and both coarse-mesh outputs) with their graphs: each call
+    returns a fresh ``(model, graphs)``; the graphs are built once per session."""
+    from hgnlib.body import load_body_model
+    from hgnlib.graphs import load_or_build_hierarchy
+    from hgnlib.models.registry import build_model, get_config, hierarchy_graphs, prepare_graphs
+
+    graphs = prepare_graphs(hierarchy_graphs(load_or_build_hierarchy(load_body_model("anny"))),
+                            get_config("hgn-64").graphs)
+
+    def make():
+        torch.manual_seed(0)
+        return build_model("hgn-64", graphs), graphs
+
+    return make

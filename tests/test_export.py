@@ -21,18 +21,11 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def exported(tmp_path_factory, untrained_hgn64):
     """An untrained HGN-64 (joints and both coarse meshes) written as a model file, exported with `hgn export --check`
     (one export for the whole module: it takes seconds)."""
-    from hgnlib.body import load_body_model
-    from hgnlib.graphs import load_or_build_hierarchy
-    from hgnlib.models.registry import build_model, get_config, hierarchy_graphs, prepare_graphs
-
     folder = tmp_path_factory.mktemp("export")
-    graphs = prepare_graphs(hierarchy_graphs(load_or_build_hierarchy(load_body_model("anny"))),
-                            get_config("hgn-64").graphs)
-    torch.manual_seed(0)
-    model = build_model("hgn-64", graphs)
+    model, graphs = untrained_hgn64()
     with torch.no_grad():  # non-trivial batch-norm statistics, so that evaluation mode matters
         for module in model.modules():
             if isinstance(module, torch.nn.BatchNorm1d):
