@@ -80,7 +80,7 @@ def _synth_dir(args) -> Path:
 
 
 def cmd_data_synth(args) -> int:
-    from .data.synth import SynthConfig, ensure_embedded, generate
+    from .synthetic.synth import SynthConfig, ensure_embedded, generate
 
     out = _synth_dir(args)
     config = SynthConfig(size=args.size, seed=args.seed)
@@ -163,7 +163,7 @@ def cmd_reproduce(args) -> int:
     if args.data == "embedded" and profile.data == "h36m":
         raise HGNError("the 'paper' profile is for real Human3.6M: use --data h36m, or another profile")
     if args.data == "embedded":
-        from .data.synth import SynthConfig, ensure_embedded
+        from .synthetic.synth import SynthConfig, ensure_embedded
 
         ensure_embedded(paths.embedded_dir(profile.synth_size), SynthConfig(size=profile.synth_size))
     reproduce(args.data, args.profile, args.out, args.notebooks, jobs=args.jobs, device=args.device,
@@ -247,7 +247,7 @@ def cmd_eval(args) -> int:
     if args.data_dir:
         folder = Path(args.data_dir)
     elif args.data == "embedded":
-        from .data.synth import SynthConfig, ensure_embedded
+        from .synthetic.synth import SynthConfig, ensure_embedded
 
         size = get_profile(args.profile).synth_size
         folder = paths.embedded_dir(size)

@@ -47,7 +47,7 @@ def provenance(data: str, notebooks: list[Path]) -> dict:
 
     made_from = {"code": code_fingerprint(), "notebooks": {nb.name: notebook_fingerprint(nb) for nb in notebooks}}
     if data == "embedded":
-        from .data.synth import generator_fingerprint
+        from .synthetic.synth import generator_fingerprint
 
         made_from["generator"] = generator_fingerprint()
     return made_from

@@ -20,7 +20,7 @@ def smoke_dataset(anny_body):
 
     The notebooks' nbval run reads the same folder, so the suite generates it once.
     """
-    from hgnlib.data.synth import SynthConfig, ensure_embedded, read_manifest
+    from hgnlib.synthetic.synth import SynthConfig, ensure_embedded, read_manifest
 
     size = get_profile("smoke").synth_size
     folder = paths.embedded_dir(size)

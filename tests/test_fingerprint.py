@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from hgnlib import fingerprint
-from hgnlib.data.synth import GENERATOR_CODE
+from hgnlib.synthetic.synth import GENERATOR_CODE
 from hgnlib.experiments.config import RESULT_CODE, code_fingerprint
 
 

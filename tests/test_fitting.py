@@ -5,7 +5,7 @@ import torch
 
 from hgnlib import fitting
 from hgnlib.body.anny import DRIVEN_BONES
-from hgnlib.data.motions import Style, make_motion
+from hgnlib.synthetic.motions import Style, make_motion
 from hgnlib.skeleton import H36M17_FROM_32
 
 ACTIONS = ("Walking", "Sitting", "Posing", "Photo", "Purchases", "Greeting", "SittingDown")

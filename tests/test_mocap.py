@@ -1,4 +1,4 @@
-"""The DeepMimic clips as Human3.6M joints, the unseen cameras and the mocap test set (hgnlib.data.mocap)."""
+"""The DeepMimic clips as Human3.6M joints, the unseen cameras and the mocap test set (hgnlib.synthetic.mocap)."""
 import json
 import sys
 
@@ -8,8 +8,8 @@ import torch
 
 from hgnlib import skeleton
 from hgnlib.cameras import load_h36m_cameras, unnormalize_screen
-from hgnlib.data import mocap
-from hgnlib.data.motions import VOLUME_CENTRE
+from hgnlib.synthetic import mocap
+from hgnlib.synthetic.motions import VOLUME_CENTRE
 from hgnlib.errors import DataError, HGNError, MissingFileError
 
 J = {name: i for i, name in enumerate(skeleton.H36M17_NAMES)}

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from hgnlib.body.anny import DOF_LIMITS, DOFS
-from hgnlib.data.motions import ACTION_BUILDERS, VOLUME_CENTRE, Style, make_motion
+from hgnlib.synthetic.motions import ACTION_BUILDERS, VOLUME_CENTRE, Style, make_motion
 from hgnlib.skeleton import ACTIONS, H36M17_NAMES
 
 J = {name: i for i, name in enumerate(H36M17_NAMES)}

@@ -10,7 +10,7 @@ import torch
 from hgnlib.body.smpl import SMPLBody
 from hgnlib.data import pseudo_gt
 from hgnlib.data.h36m import load_3d, save_3d
-from hgnlib.data.synth import BODY_FILE
+from hgnlib.synthetic.synth import BODY_FILE
 from hgnlib.errors import MissingFileError
 from hgnlib.fileio import save_npz
 from hgnlib.fitting import FitConfig

@@ -107,7 +107,7 @@ def test_planted_h36m_npz_runs_no_code_in_data_check(capsys, tmp_path):
 
 
 def test_planted_embedded_npz_runs_no_code(tmp_path):
-    from hgnlib.data.synth import BODY_FILE, load_body_params
+    from hgnlib.synthetic.synth import BODY_FILE, load_body_params
 
     marker = tmp_path / "marker"
     np.savez(tmp_path / BODY_FILE, pose=np.array({"S1": Planted(marker)}, dtype=object),

@@ -6,7 +6,8 @@ import pytest
 
 from hgnlib import skeleton
 from hgnlib.cameras import default_camera_file, load_h36m_cameras
-from hgnlib.data import h36m, synth
+from hgnlib.data import h36m
+from hgnlib.synthetic import synth
 from hgnlib.data.stats import bone_report, camera_report
 from hgnlib.errors import MissingFileError
 

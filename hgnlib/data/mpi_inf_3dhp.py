@@ -1,5 +1,5 @@
 """The MPI-INF-3DHP test set (Table 7) when the user supplies it, and the scene test set format it shares with the
-open stand-in (:mod:`hgnlib.data.mocap`).
+open stand-in (:mod:`hgnlib.synthetic.mocap`).
 
 Files: ``<mpi_inf_3dhp_dir>/TS1/annot_data.mat`` ... ``TS6/annot_data.mat`` (MATLAB v7.3, i.e. HDF5). Keys read:
 ``annot2`` (2D, pixels), ``univ_annot3`` (the universal skeleton, camera space, mm; used for evaluation) and

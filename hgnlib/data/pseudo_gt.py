@@ -363,7 +363,7 @@ def fit_report(folder: str | Path, mappings: dict[str, sp.spmatrix], *, body: Bo
     (the largest per-frame mean) and ``max`` (the largest single distance). Also ``frames`` and ``shapes``
     (subject -> fitted and true phenotype).
     """
-    from .synth import load_body_params, rebuild_vertices
+    from ..synthetic.synth import load_body_params, rebuild_vertices
 
     folder = Path(folder)
     cache = make_pseudo_gt(folder, mappings, body=body, subjects=subjects, stride=stride, source="fit", out=out,

@@ -41,7 +41,7 @@ from ..data.dataset import PoseData, Split, load_split
 from ..data.h36m import THREE_D_FILE, two_d_path
 from ..data.h36m import authors_file
 from ..data.pseudo_gt import load_pseudo_gt, make_pseudo_gt
-from ..data.synth import SynthConfig, ensure_embedded, read_manifest
+from ..synthetic.synth import SynthConfig, ensure_embedded, read_manifest
 from ..body.smpl import find_model_file
 from ..errors import HGNError, MissingFileError
 from ..fileio import save_json

@@ -60,7 +60,7 @@ is known (the embedded data, the motion-capture clips): notebook 11 lifts them a
 **Modules**, one job each: :mod:`~hgnlib.lift.reading` (the three input kinds, layout detection),
 :mod:`~hgnlib.lift.coco` (COCO-17 -> H36M-17 and the filling of missing joints), :mod:`~hgnlib.lift.model` (which
 model: :func:`resolve_model`, also used by ``hgn eval`` and ``hgn export``), :mod:`~hgnlib.lift.lifting` (preparation,
-the lift, warnings), :mod:`~hgnlib.lift.writing`, :mod:`~hgnlib.lift.rendering`, :mod:`~hgnlib.lift.synthetic`
+the lift, warnings), :mod:`~hgnlib.lift.writing`, :mod:`~hgnlib.lift.rendering`, :mod:`~hgnlib.lift.detections`
 (COCO detections from known 3D poses) and :mod:`~hgnlib.lift.protocol` (notebook 11's evaluation of lifting through
 files on clips with known truth).
 """
@@ -71,7 +71,7 @@ from .lifting import LiftResult, PreparedInput, WARN_FILLED_JOINTS, lift_file, l
 from .model import load_lifter, resolve_model
 from .reading import LAYOUTS, NPZ_KEY, Keypoints, detect_layout, read_coco_results, read_csv, read_keypoints, read_npz
 from .rendering import RENDER_KINDS, render
-from .synthetic import anny_face_points, anny_face_vertices, coco_detections, coco_from_h36m, write_coco_results
+from .detections import anny_face_points, anny_face_vertices, coco_detections, coco_from_h36m, write_coco_results
 from .writing import RESULT_FORMAT, write_result
 
 __all__ = ["LAYOUTS", "NPZ_KEY", "RENDER_KINDS", "RESULT_FORMAT", "WARN_FILLED_JOINTS", "Keypoints", "LiftResult",

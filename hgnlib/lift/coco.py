@@ -101,7 +101,7 @@ def coco_to_h36m(keypoints, min_score: float = DEFAULT_MIN_SCORE) -> tuple[np.nd
 
     The constants were fitted by least squares on the embedded training subjects, whose COCO points come from the
     anny mesh (nose tip, eyeball centres, ear centres) and, for the hips, from an assumption
-    (:func:`hgnlib.lift.synthetic.coco_from_h36m`: 3 cm outward and 5 cm down from the hip centres, rigid with the pelvis).
+    (:func:`hgnlib.lift.detections.coco_from_h36m`: 3 cm outward and 5 cm down from the hip centres, rigid with the pelvis).
     Measured error on exact projections of the test subjects (S9, S11, 4 cameras, 9,600 poses; 1,000 px images,
     1 px about 3.7 mm at the body), mean 2D distance to the true joint (:data:`CONVERSION_ERROR_PX`): Pelvis
     1.1 px, hips 2.5, Spine 7.5 (the spine bends; COCO has no point on it), Thorax 2.8, Nose 0.8, Head 1.1 with

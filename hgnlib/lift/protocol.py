@@ -20,7 +20,7 @@ import torch
 from .. import metrics, skeleton
 from . import coco
 from .lifting import LiftResult, lift_file
-from .synthetic import anny_face_points, anny_face_vertices, coco_detections, coco_from_h36m, write_coco_results
+from .detections import anny_face_points, anny_face_vertices, coco_detections, coco_from_h36m, write_coco_results
 
 #: The four inputs per clip: exact projections and detector-like keypoints, each in the H36M-17 and COCO-17 layouts.
 INPUTS = ("H36M-17 exact", "COCO-17 exact", "H36M-17 detector-like", "COCO-17 detector-like")
@@ -68,7 +68,7 @@ def embedded_clips(folder: str | Path, stride: int, per_subject: int = 6,
     parameters are stored) rather than the head-frame approximation."""
     from ..cameras import load_h36m_cameras
     from ..data.h36m import THREE_D_FILE, load_3d
-    from ..data.synth import BODY_FILE, load_body_params, rebuild_vertices
+    from ..synthetic.synth import BODY_FILE, load_body_params, rebuild_vertices
     from ..experiments.evaluate import evenly_spaced
 
     folder = Path(folder)
@@ -97,8 +97,8 @@ def embedded_clips(folder: str | Path, stride: int, per_subject: int = 6,
 def mocap_clips(stride: int, names: Sequence[str] = MOCAP_CLIPS, cameras: Sequence[str] = MOCAP_CAMERAS,
                 frames_per_clip: int = FRAMES_PER_CLIP) -> list[Clip]:
     """The DeepMimic clips ``names``, each seen by the unseen cameras ``cameras``
-    (:func:`hgnlib.data.mocap.unseen_cameras`)."""
-    from ..data.mocap import load_mocap_clips, unseen_cameras
+    (:func:`hgnlib.synthetic.mocap.unseen_cameras`)."""
+    from ..synthetic.mocap import load_mocap_clips, unseen_cameras
 
     clips = []
     for name, world in load_mocap_clips(list(names)).items():
@@ -125,7 +125,7 @@ def lift_clips(clips: Sequence[Clip], model_path: str | Path, workdir: str | Pat
     detector-like COCO example. The noise of clip ``i`` is drawn from ``default_rng([0, i])``, the same draws for
     both layouts.
     """
-    from ..data.synth import detector_like
+    from ..synthetic.synth import detector_like
 
     records, examples = [], []
     for i, clip in enumerate(clips):

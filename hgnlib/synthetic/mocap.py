@@ -28,7 +28,7 @@ is scaled from DeepMimic's 1.62 m to :data:`STATURE_M` = 1.70 m (x1.05; stature:
 of the head, standing in the rest pose). Clips are resampled to 50 Hz by interpolating the clip's channels as
 pybullet's reader does (linear root position and revolute angles, slerp of quaternions) before the kinematics,
 so bone lengths stay exact. Each clip's root path is shifted so that the middle of its horizontal range is the
-centre of the capture volume (:data:`hgnlib.data.motions.VOLUME_CENTRE`).
+centre of the capture volume (:data:`hgnlib.synthetic.motions.VOLUME_CENTRE`).
 
 Cameras (:func:`unseen_cameras`): Human3.6M's lenses on placements it does not have (:data:`CAMERA_GROUPS`: near the
 floor looking up, high looking steeply down, far, near; plus ``level``, its own height and distance, as a control),
@@ -49,7 +49,7 @@ from .. import skeleton
 from ..cameras import Camera, load_h36m_cameras
 from ..errors import DataError, HGNError, MissingFileError
 from .motions import FPS, VOLUME_CENTRE
-from .mpi_inf_3dhp import ScenePiece, SceneTestSet
+from ..data.mpi_inf_3dhp import ScenePiece, SceneTestSet
 from .synth import detector_like
 
 #: The 15 clips, by the ``<name>`` of ``humanoid3d_<name>.txt``.
@@ -434,7 +434,7 @@ def build_mocap_test_set(names: Iterable[str] | None = None, groups: Iterable[st
     Scenes are the camera groups; ``data.sequence`` indexes the clips (``data.sequences``: (``"DeepMimic"``, clip)),
     ``data.camera`` indexes ``camera_names`` (group-azimuth, the same for every clip; each clip's cameras are moved
     back as far as it needs). ``source``: ``gt`` exact projections (with distortion), ``synthdet`` the embedded
-    data's detector-like noise (:func:`hgnlib.data.synth.detector_like`, seeded by ``seed``, clip and camera) on
+    data's detector-like noise (:func:`hgnlib.synthetic.synth.detector_like`, seeded by ``seed``, clip and camera) on
     them. Every ``stride``-th frame (50 Hz) is kept.
     """
     if source not in TWO_D_SOURCES:

@@ -32,7 +32,7 @@ from ..cameras import Camera, load_h36m_cameras
 from ..errors import DataError, MissingFileError
 from ..fileio import save_json, save_npz
 from ..safeload import load_npz
-from .h36m import save_2d, save_3d
+from ..data.h36m import save_2d, save_3d
 from .motions import FPS, VOLUME_CENTRE, Style, make_motion
 
 BASE_FRAMES = 400  # frames per sequence at size 1.0 (8 s at 50 Hz)
@@ -60,7 +60,7 @@ DETECTOR_SWAP_RATE = 0.002  # per limb pair and frame: start of a left/right con
 
 
 #: The modules whose code determines the generated data (relative to the package).
-GENERATOR_CODE = ("body/anny.py", "data/motions.py", "data/synth.py")
+GENERATOR_CODE = ("body/anny.py", "synthetic/motions.py", "synthetic/synth.py")
 
 
 def generator_fingerprint() -> str:

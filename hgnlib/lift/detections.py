@@ -103,7 +103,7 @@ def anny_face_points(vertices: np.ndarray, groups: dict[str, np.ndarray]) -> np.
     return np.stack([vertices[..., groups[name], :].mean(-2) for name in order], axis=-2)
 
 
-#: The Human3.6M-17 slot of :func:`hgnlib.data.synth.detector_like` whose noise each COCO keypoint gets (limbs: the
+#: The Human3.6M-17 slot of :func:`hgnlib.synthetic.synth.detector_like` whose noise each COCO keypoint gets (limbs: the
 #: same joint; face points: slots with face-like noise levels).
 _NOISE_SLOT = (0, 7, 8, 9, 10, 11, 14, 12, 15, 13, 16, 4, 1, 5, 2, 6, 3)
 #: An eye or an ear this much farther from the camera than its counterpart (m) is taken as hidden by the head (the
@@ -116,7 +116,7 @@ def coco_detections(uv: np.ndarray, camera_points: np.ndarray, rng: np.random.Ge
     """Detector-like COCO keypoints (T, 17, 3): pixels and scores, from exact projections ``uv`` (T, 17, 2) of COCO
     points whose camera-space positions are ``camera_points`` (T, 17, 3).
 
-    Noise: :func:`hgnlib.data.synth.detector_like` (the embedded data's detector: per-joint jitter, larger at wrists
+    Noise: :func:`hgnlib.synthetic.synth.detector_like` (the embedded data's detector: per-joint jitter, larger at wrists
     and ankles, correlated over time, scaled by 5 m / depth; outliers; short left/right swaps of the limbs), each COCO
     keypoint taking the noise level of the Human3.6M joint it matches (:data:`_NOISE_SLOT`). Scores: ``1 / (1 + (e /
     2.5 sigma)^2)`` of each point's error ``e`` (so outliers score low; for a point swapped with its left/right
@@ -124,7 +124,7 @@ def coco_detections(uv: np.ndarray, camera_points: np.ndarray, rng: np.random.Ge
     uniform factor in [0.85, 1]; an eye or ear hidden behind the head (:data:`HIDDEN_FACE_DEPTH_M` farther than its
     counterpart) scores in [0.05, 0.25].
     """
-    from ..data.synth import DETECTOR_SIGMA_PX, detector_like
+    from ..synthetic.synth import DETECTOR_SIGMA_PX, detector_like
 
     uv = np.asarray(uv, dtype=np.float64)
     T = len(uv)
