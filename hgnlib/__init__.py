@@ -24,9 +24,10 @@ Where each concept lives:
 - ``skeleton``: the Human3.6M 32- and 17-joint layouts, left/right, body parts, actions, subjects.
 - ``cameras``: camera parameters, world <-> camera, projection with distortion, screen normalisation.
 - ``body``: one body-model interface, ``anny`` (open, default) and ``smpl`` (user-supplied file).
-- ``data``: readers of the standard Human3.6M files, the embedded synthetic dataset generator, and the
-  tensor dataset that training consumes.
-- ``data.mocap``: pybullet's DeepMimic mocap clips as Human3.6M joints, unseen cameras, the open Table 7 test set.
+- ``data``: readers of the standard Human3.6M files, and the tensor dataset that training consumes.
+- ``synthetic``: the embedded synthetic dataset generator (``synthetic.synth``) and its motions
+  (``synthetic.motions``); ``synthetic.mocap``: pybullet's DeepMimic mocap clips as Human3.6M joints, unseen
+  cameras, the open Table 7 test set.
 - ``data.mpi_inf_3dhp``: the MPI-INF-3DHP test set (user-supplied) and the scene test-set format of Table 7.
 - ``graphs``: the skeletal graph, the mesh graph, heavy-edge-matching coarsening (with the authors' fake-node
   padding as an option), the chosen levels G_M^{C-1} and G_M^C and the dense-to-coarse mesh mappings.
@@ -56,8 +57,11 @@ Where each concept lives:
   the report pages' test.
 - ``paths`` and ``profiles``: where data lives, and the one definition of the run profiles (data and recipe).
 - ``fileio`` and ``errors``: atomic writes, and the errors users see.
-- ``lift``: ``hgn lift``: your own 2D keypoints (COCO results JSON, .npz, .csv; COCO-17 or H36M-17) to 3D with a
-  trained model file, low-score policy, JSON/npz output, PNG/GIF/MP4 rendering.
+- ``lift``: ``hgn lift``: your own 2D keypoints to 3D with a trained model, one module per job: ``reading`` (COCO
+  results JSON, .npz, .csv; layout detection), ``coco`` (COCO-17 -> H36M-17 and the filling of missing joints),
+  ``model`` (which model file: ``resolve_model``, shared with ``hgn eval`` and ``hgn export``), ``lifting`` (the
+  low-score policy, the lift, warnings), ``writing`` (JSON/npz), ``rendering`` (PNG/GIF/MP4), ``detections``
+  (COCO detections from known 3D poses) and ``protocol`` (notebook 11's evaluation on clips with known truth).
 - ``export``: ``hgn export``: ONNX export of a model file, the ONNX Runtime equivalence check, CPU latency.
 - ``cli``: the ``hgn`` command, thin over the modules above.
 
