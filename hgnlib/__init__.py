@@ -24,7 +24,8 @@ Where each concept lives:
 - ``skeleton``: the Human3.6M 32- and 17-joint layouts, left/right, body parts, actions, subjects.
 - ``cameras``: camera parameters, world <-> camera, projection with distortion, screen normalisation.
 - ``body``: one body-model interface, ``anny`` (open, default) and ``smpl`` (user-supplied file).
-- ``data``: readers of the standard Human3.6M files, and the tensor dataset that training consumes.
+- ``data``: readers of the standard Human3.6M files, and the tensor dataset that training consumes;
+  ``data.folders``: (data, profile) -> the dataset folder.
 - ``synthetic``: the embedded synthetic dataset generator (``synthetic.synth``) and its motions
   (``synthetic.motions``); ``synthetic.mocap``: pybullet's DeepMimic mocap clips as Human3.6M joints, unseen
   cameras, the open Table 7 test set.

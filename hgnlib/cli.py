@@ -163,9 +163,9 @@ def cmd_reproduce(args) -> int:
     if args.data == "embedded" and profile.data == "h36m":
         raise HGNError("the 'paper' profile is for real Human3.6M: use --data h36m, or another profile")
     if args.data == "embedded":
-        from .synthetic.synth import SynthConfig, ensure_embedded
+        from .data.folders import dataset_folder
 
-        ensure_embedded(paths.embedded_dir(profile.synth_size), SynthConfig(size=profile.synth_size))
+        dataset_folder(args.data, args.profile, generate=True, progress=True)
     reproduce(args.data, args.profile, args.out, args.notebooks, jobs=args.jobs, device=args.device,
               executor=args.executor, executor_params=dict(args.executor_params))
     return 0
@@ -239,21 +239,13 @@ def cmd_train(args) -> int:
 
 def cmd_eval(args) -> int:
     from .experiments.artifacts import read_bundle
+    from .data.folders import dataset_folder
     from .experiments.evaluate import evaluate_model_file
     from .lift.model import resolve_model
 
     path = resolve_model(args.model, args.profile, args.data, args.data_dir)
     read_bundle(path)  # a bad model file is reported before any data is read or generated
-    if args.data_dir:
-        folder = Path(args.data_dir)
-    elif args.data == "embedded":
-        from .synthetic.synth import SynthConfig, ensure_embedded
-
-        size = get_profile(args.profile).synth_size
-        folder = paths.embedded_dir(size)
-        ensure_embedded(folder, SynthConfig(size=size), progress=False)
-    else:
-        folder = paths.h36m_dir()
+    folder = dataset_folder(args.data, args.profile, args.data_dir or None, generate=True)
     stride = args.test_stride or get_profile(args.profile).test_stride
     result, info = evaluate_model_file(path, folder, args.source, stride, args.flip, device=args.device or "cpu")
     if args.json:

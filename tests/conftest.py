@@ -3,7 +3,6 @@ HGN-64 models."""
 import pytest
 import torch
 
-from hgnlib import paths
 from hgnlib.profiles import get_profile
 
 
@@ -20,11 +19,11 @@ def smoke_dataset(anny_body):
 
     The notebooks' nbval run reads the same folder, so the suite generates it once.
     """
+    from hgnlib.data.folders import dataset_folder
     from hgnlib.synthetic.synth import SynthConfig, ensure_embedded, read_manifest
 
-    size = get_profile("smoke").synth_size
-    folder = paths.embedded_dir(size)
-    ensure_embedded(folder, SynthConfig(size=size), progress=False, body=anny_body)
+    folder = dataset_folder("embedded", "smoke")
+    ensure_embedded(folder, SynthConfig(size=get_profile("smoke").synth_size), progress=False, body=anny_body)
     return folder, read_manifest(folder)
 
 

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from .. import fingerprint
+from ..data.folders import DATA_KINDS
 from ..graphs.coarsening import HEM_VARIANTS
 from ..graphs.hierarchy import body_defaults
 from ..models.graph import PADDINGS
@@ -21,7 +22,6 @@ RESULT_CODE = ("models", "graphs", "body/anny.py", "data/dataset.py", "data/h36m
                "fitting.py", "losses.py", "metrics.py", "cameras.py", "skeleton.py", "experiments/train.py",
                "experiments/evaluate.py", "experiments/targets.py", "experiments/runs.py")
 
-DATA_KINDS = ("embedded", "h36m")
 SOURCES_2D = ("gt", "detected")
 MESH_OUTPUTS = ("mesh_c1", "mesh_c")
 BODIES = ("anny", "smpl")

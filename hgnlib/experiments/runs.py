@@ -38,10 +38,11 @@ from .. import paths
 from ..body import load_body_model
 from ..cameras import load_h36m_cameras
 from ..data.dataset import PoseData, Split, load_split
+from ..data.folders import dataset_folder
 from ..data.h36m import THREE_D_FILE, two_d_path
 from ..data.h36m import authors_file
 from ..data.pseudo_gt import load_pseudo_gt, make_pseudo_gt
-from ..synthetic.synth import SynthConfig, ensure_embedded, read_manifest
+from ..synthetic.synth import read_manifest
 from ..body.smpl import find_model_file
 from ..errors import HGNError, MissingFileError
 from ..fileio import save_json
@@ -98,14 +99,10 @@ def load_result(path: str | Path) -> RunResult:
 
 def resolve_data(config: ExperimentConfig, data_folder: str | Path | None = None) -> tuple[Path, str]:
     """The dataset folder (the embedded one is generated when absent) and its fingerprint."""
-    profile = get_profile(config.profile)
+    folder = dataset_folder(config.data, config.profile, data_folder, generate=True)
     if config.data == "embedded":
-        folder = Path(data_folder) if data_folder is not None else paths.embedded_dir(profile.synth_size)
-        if data_folder is None:
-            ensure_embedded(folder, SynthConfig(size=profile.synth_size), progress=False)
         manifest = read_manifest(folder)
         return folder, json.dumps([manifest["generator"], manifest["size"], manifest["seed"]])
-    folder = Path(data_folder) if data_folder is not None else paths.h36m_dir()
     stamps = [[p.name, p.stat().st_size, p.stat().st_mtime_ns]
               for p in (folder / THREE_D_FILE, two_d_path(folder, config.source_2d)) if p.exists()]
     return folder, json.dumps(stamps)

@@ -25,19 +25,16 @@ def resolve_model(model: str | Path, profile: str = "quick", data: str = "embedd
     name = str(model)
     if name in CONFIGS:
         from ..experiments.config import ExperimentConfig
+        from ..data.folders import dataset_folder
         from ..experiments.runs import cached_result
-        from ..profiles import get_profile
 
         train = f"hgn train --model {name} --profile {profile} --data {data}"
         try:
             config = ExperimentConfig(name, profile=profile, data=data)
         except ValueError as exc:
             raise HGNError(str(exc)) from None
-        folder = data_dir
-        if folder is None and data == "embedded":
-            folder = paths.embedded_dir(get_profile(profile).synth_size)
         try:
-            result = cached_result(config, folder)
+            result = cached_result(config, dataset_folder(data, profile, data_dir))
         except MissingFileError:
             result = None
         if result is None or not result.model_path.exists():
@@ -47,8 +44,10 @@ def resolve_model(model: str | Path, profile: str = "quick", data: str = "embedd
     key_path = paths.cache_dir() / "runs" / name / "model.pt"
     if not path.suffix and key_path.exists():
         return key_path
-    raise MissingFileError(path, "neither a model file nor a configuration name",
-                           f"pass a model.pt, a run key of the cache, or one of {sorted(CONFIGS)}")
+    fix = f"pass a model.pt, a run key of the cache, or one of {sorted(CONFIGS)}"
+    if path.suffix:
+        raise MissingFileError(path, "no model file here", fix)
+    raise MissingFileError(path, "neither a model file nor a configuration name", fix)
 
 
 def load_lifter(path: str | Path, device: str = "cpu"):
