@@ -40,7 +40,7 @@
 
 Every timing runs ``warmup`` untimed steps, then ``repeats`` runs of ``iters`` steps (``ref_iters`` for the slow
 reference); a rate is the batch size over the median time per step. CUDA timings synchronise the device. The mesh
-graphs are the real ones: ``hierarchy_graphs(load_or_build_hierarchy(load_body_model("anny")))``, loaded only
+graphs are the real ones: ``hierarchy_graphs(body_hierarchy("anny"))``, loaded only
 when a chosen model has a mesh branch. ``compile`` and ``amp`` apply to the epoch timing only.
 """
 from __future__ import annotations
@@ -503,11 +503,10 @@ def load_graphs(models: Sequence[str], padded: bool = False) -> dict | None:
 
     if not any(g != "skeleton" for m in models for g in get_config(m).graphs):
         return None
-    from .body import load_body_model
-    from .graphs import load_or_build_hierarchy
+    from .graphs import body_hierarchy
     from .models.registry import hierarchy_graphs
 
-    return hierarchy_graphs(load_or_build_hierarchy(load_body_model("anny"), padded=padded))
+    return hierarchy_graphs(body_hierarchy("anny", padded=padded))
 
 
 def _goal(models: dict, device: torch.device) -> dict:

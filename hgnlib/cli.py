@@ -58,11 +58,10 @@ def cmd_graphs(args) -> int:
 
 
 def cmd_params(args) -> int:
-    from .body import load_body_model
-    from .graphs import load_or_build_hierarchy
+    from .graphs import body_hierarchy
     from .models.registry import hierarchy_graphs, param_rows
 
-    hierarchy = load_or_build_hierarchy(load_body_model(args.body), **_hierarchy_options(args))
+    hierarchy = body_hierarchy(args.body, **_hierarchy_options(args))
     rows = param_rows(hierarchy_graphs(hierarchy))
     if args.json:
         print(json.dumps(rows, indent=1))

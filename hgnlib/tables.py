@@ -123,9 +123,8 @@ def published(table: str) -> pd.DataFrame:
 
 def param_millions(models: Iterable[str], padded: bool = False) -> dict[str, float]:
     """Parameter counts (millions) of model configurations on the anny mesh graphs."""
-    from .body import load_body_model
-    from .graphs import load_or_build_hierarchy
+    from .graphs import body_hierarchy
     from .models.registry import build_model, count_params, hierarchy_graphs
 
-    graphs = hierarchy_graphs(load_or_build_hierarchy(load_body_model("anny"), padded=padded))
+    graphs = hierarchy_graphs(body_hierarchy("anny", padded=padded))
     return {name: count_params(build_model(name, graphs)) / 1e6 for name in dict.fromkeys(models)}

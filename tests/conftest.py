@@ -41,12 +41,10 @@ def one_thread():
 def untrained_hgn64():
     """A maker of untrained HGN-64 models (seed 0, joints and both coarse-mesh outputs) with their graphs: each call
     returns a fresh ``(model, graphs)``; the graphs are built once per session."""
-    from hgnlib.body import load_body_model
-    from hgnlib.graphs import load_or_build_hierarchy
+    from hgnlib.graphs import body_hierarchy
     from hgnlib.models.registry import build_model, get_config, hierarchy_graphs, prepare_graphs
 
-    graphs = prepare_graphs(hierarchy_graphs(load_or_build_hierarchy(load_body_model("anny"))),
-                            get_config("hgn-64").graphs)
+    graphs = prepare_graphs(hierarchy_graphs(body_hierarchy("anny")), get_config("hgn-64").graphs)
 
     def make():
         torch.manual_seed(0)

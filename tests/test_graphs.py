@@ -316,3 +316,6 @@ def test_cache_round_trip_and_corrupt_file(anny_body, anny_plain, anny_padded, m
     graph_cache.write_hierarchy(path, anny_plain, "another-key")  # a readable file of other options
     with pytest.warns(UserWarning, match="rebuilding"):
         assert same_arrays(load_or_build_hierarchy(anny_body, padded=True), anny_padded)
+    with monkeypatch.context() as m:  # by the body's name: the same cached file
+        m.setattr(graph_cache, "build_hierarchy", no_build)
+        assert same_arrays(graph_cache.body_hierarchy("anny", padded=True), anny_padded)

@@ -105,3 +105,10 @@ def read_hierarchy(path: str | Path, key: str) -> GraphHierarchy:
             levels.append(GraphLevel(index, int(num_real), perm, parent, matrices["adjacency"], matrices["mapping"]))
         return GraphHierarchy(meta["body_name"], num_vertices, f["vertex_indices"], bool(meta["padded"]), levels,
                               tuple(meta["chosen"]), meta["options"])
+
+
+def body_hierarchy(body: str = "anny", **options) -> GraphHierarchy:
+    """The cached hierarchy of the body model named ``body`` (``options``: those of :func:`load_or_build_hierarchy`)."""
+    from ..body import load_body_model
+
+    return load_or_build_hierarchy(load_body_model(body), **options)
