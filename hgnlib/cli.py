@@ -125,11 +125,9 @@ def cmd_data_pseudo_gt(args) -> int:
 
     body = load_body_model(args.body)
     hierarchy = load_or_build_hierarchy(body, **_hierarchy_options(args))
-    level_c1, level_c = hierarchy.coarse_levels
-    mappings = {"mesh_c1": level_c1.mapping, "mesh_c": level_c.mapping}
     folder = Path(args.dir) if args.dir else paths.embedded_dir()
     subjects = args.subjects or list(TRAIN_SUBJECTS)
-    cache = make_pseudo_gt(folder, mappings, body=body, subjects=subjects, stride=args.stride, source=args.source)
+    cache = make_pseudo_gt(folder, hierarchy.mesh_mappings(), body=body, subjects=subjects, stride=args.stride, source=args.source)
     pgt = load_pseudo_gt(cache)
     frames = sum(len(f) for seqs in pgt.frames.values() for f in seqs.values())
     print(f"coarse-mesh pseudo-ground truth ({args.source}) of {frames} frames of {', '.join(subjects)}: "

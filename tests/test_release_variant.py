@@ -165,7 +165,7 @@ def test_a_run_trains_on_smpl_graphs_and_targets(data_dir, smoke_dataset, monkey
     _, info = load_model(result.model_path)
     assert hierarchy.body_name == "smpl"
     assert info["output"]["nodes"] == {"joints": 17, **{name: level.num_nodes for name, level in
-                                                         zip(("mesh_c1", "mesh_c"), hierarchy.coarse_levels)}}
+                                                         hierarchy.mesh_levels.items()}}
     assert set(result.metrics["mpvpe"]) == {"mesh_c1", "mesh_c"}
 
 

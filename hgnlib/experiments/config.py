@@ -10,7 +10,7 @@ from typing import Any
 from .. import fingerprint
 from ..data.folders import DATA_KINDS
 from ..graphs.coarsening import HEM_VARIANTS
-from ..graphs.hierarchy import body_defaults
+from ..graphs.hierarchy import MESH_LEVELS, body_defaults
 from ..models.graph import PADDINGS
 from ..models.layers import FUSION_ORDERINGS
 from ..models.registry import CONFIGS, ModelConfig, get_config
@@ -23,7 +23,7 @@ RESULT_CODE = ("models", "graphs", "body/anny.py", "data/dataset.py", "data/h36m
                "experiments/evaluate.py", "experiments/targets.py", "experiments/runs.py")
 
 SOURCES_2D = ("gt", "detected")
-MESH_OUTPUTS = ("mesh_c1", "mesh_c")
+MESH_OUTPUTS = MESH_LEVELS
 BODIES = ("anny", "smpl")
 #: Coarse-mesh targets: the body fitted to the 3D joints, or SMPL run on the authors' SMPL parameters.
 MESH_TARGETS = ("fit", "authors_smpl")

@@ -186,9 +186,7 @@ def model_graphs(config: ExperimentConfig) -> tuple[dict[str, Graph], object | N
 def coarse_targets(config: ExperimentConfig, folder: Path, hierarchy, data: PoseData,
                    stride: int) -> dict[str, torch.Tensor]:
     """Camera-space coarse-mesh pseudo-ground truth of ``data`` for the model's mesh outputs (cached fit)."""
-    levels = dict(zip(("mesh_c1", "mesh_c"), hierarchy.coarse_levels))
-    mappings = {name: levels[name].mapping for name in config.mesh_outputs}
-    cache = make_pseudo_gt(folder, mappings, body=_body(config.body), subjects=data.subjects, stride=stride,
+    cache = make_pseudo_gt(folder, hierarchy.mesh_mappings(config.mesh_outputs), body=_body(config.body), subjects=data.subjects, stride=stride,
                            source=config.mesh_targets, config=config.recipe.fit, progress=False)
     return mesh_targets(data, load_pseudo_gt(cache), load_h36m_cameras(), {n: n for n in config.mesh_outputs})
 

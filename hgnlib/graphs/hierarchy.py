@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -40,6 +41,8 @@ from ..body.base import BodyModel
 from .coarsening import Coarsening, binary_tree_permutations, coarsen, permute_adjacency
 from .mesh_graph import body_mesh_graph
 
+#: The names of the chosen levels G_M^{C-1} and G_M^C, as the models' mesh branches and outputs are called.
+MESH_LEVELS = ("mesh_c1", "mesh_c")
 #: Per body: (default matching, default number of coarsenings or None for the stopping rule).
 BODY_DEFAULTS = {"smpl": ("release", 9)}
 
@@ -98,6 +101,16 @@ class GraphHierarchy:
     def coarse_levels(self) -> tuple[GraphLevel, GraphLevel]:
         """The levels of G_M^{C-1} and G_M^C."""
         return self.levels[self.chosen[0]], self.levels[self.chosen[1]]
+
+    @property
+    def mesh_levels(self) -> dict[str, GraphLevel]:
+        """The chosen levels by the names of the models' mesh outputs (:data:`MESH_LEVELS`)."""
+        return dict(zip(MESH_LEVELS, self.coarse_levels))
+
+    def mesh_mappings(self, names: Iterable[str] = MESH_LEVELS) -> dict[str, np.ndarray]:
+        """The dense-to-coarse mappings of the mesh levels ``names`` (of :data:`MESH_LEVELS`), by name."""
+        levels = self.mesh_levels
+        return {name: levels[name].mapping for name in names}
 
     def summary(self) -> list[dict]:
         """One row per level: level, real_nodes, padded_nodes, edges, chosen ('' / 'C-1' / 'C')."""

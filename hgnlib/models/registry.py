@@ -174,7 +174,5 @@ def hierarchy_graphs(hierarchy, padding: str = "inert") -> dict[str, tuple]:
     """The mesh graphs of a :class:`~hgnlib.graphs.GraphHierarchy` as the models take them: 'mesh_c1' (G_M^{C-1})
     and 'mesh_c' (G_M^C), each ``(adjacency, real-node mask, padding)`` (the mask is None for a plain hierarchy;
     ``padding`` says what its fake nodes do, :mod:`hgnlib.models.graph`)."""
-    level_c1, level_c = hierarchy.coarse_levels
     mask = (lambda level: level.real_mask) if hierarchy.padded else (lambda level: None)
-    return {name: (level.adjacency, mask(level), padding)
-            for name, level in (("mesh_c1", level_c1), ("mesh_c", level_c))}
+    return {name: (level.adjacency, mask(level), padding) for name, level in hierarchy.mesh_levels.items()}
