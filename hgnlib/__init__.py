@@ -64,6 +64,8 @@ Where each concept lives:
   low-score policy, the lift, warnings), ``writing`` (JSON/npz), ``rendering`` (PNG/GIF/MP4), ``detections``
   (COCO detections from known 3D poses) and ``protocol`` (notebook 11's evaluation on clips with known truth).
 - ``export``: ``hgn export``: ONNX export of a model file, the ONNX Runtime equivalence check, CPU latency.
+- ``tools``: outside the library's core: ``tools.bench`` (``hgn bench``: speed and memory of the models, the fast
+  layers against their plain transcriptions) and ``tools.profiling`` (what it reads from the PyTorch profiler).
 - ``cli``: the ``hgn`` command, thin over the modules above.
 
 Data flows one way: files -> readers -> tensors -> model -> metrics -> cache -> notebooks -> reports.

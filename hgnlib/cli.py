@@ -300,7 +300,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import run_bench, summary_lines, table_rows
+    from .tools.bench import run_bench, summary_lines, table_rows
 
     result = run_bench(models=args.models, batch_sizes=args.batch_sizes, device=args.device, out=args.out,
                        iters=args.iters, warmup=args.warmup, repeats=args.repeats, ref_iters=args.ref_iters,
@@ -460,7 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--json", action="store_true", help="print the report as JSON")
     ex.set_defaults(func=cmd_export)
 
-    from .bench import DEFAULT_BATCH_SIZES, DEFAULT_MODELS
+    from .tools.bench import DEFAULT_BATCH_SIZES, DEFAULT_MODELS
 
     be = sub.add_parser("bench", help="training/inference speed of the models, fast layers vs their references (JSON)")
     be.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), metavar="NAME",

@@ -9,10 +9,10 @@ import json
 import pytest
 import torch
 
-from hgnlib.bench import (BenchError, check_batch_sizes, check_models, peak_step_memory, run_bench, table_rows,
-                          training_step)
 from hgnlib.cli import main
 from hgnlib.models.graph import synthetic_graph
+from hgnlib.tools.bench import BenchError, check_batch_sizes, check_models, run_bench, table_rows, training_step
+from hgnlib.tools.profiling import peak_step_memory
 
 TINY = dict(batch_sizes=[4], iters=1, warmup=1, repeats=1, ref_iters=1, progress=False, latency=False)
 

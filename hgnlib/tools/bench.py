@@ -58,9 +58,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import paths
-from .errors import HGNError
-from .fileio import save_json
+from .. import paths
+from ..errors import HGNError
+from ..fileio import save_json
+from .profiling import matmul_share, peak_step_memory, synchronizer
 
 #: The models measured by default.
 DEFAULT_MODELS = ("hgn-128", "hgn-64", "hgn-wo-mesh-c-128", "semgcn-128", "graphsh-64", "martinez")
@@ -70,11 +71,6 @@ DEFAULT_BATCH_SIZES = (64, 256)
 EPOCH_SAMPLES = 312_000
 #: Largest output or gradient difference between a fast model and its reference, relative to the largest magnitude.
 EQUAL_TOLERANCE = 1e-9
-#: The profiler op names counted as matrix products.
-MATMUL_OPS = frozenset({
-    "aten::mm", "aten::bmm", "aten::addmm", "aten::addmm_", "aten::baddbmm", "aten::baddbmm_", "aten::addbmm",
-    "aten::addbmm_", "aten::matmul", "aten::linear", "aten::_sparse_mm", "aten::_sparse_addmm",
-    "aten::sparse_sampled_addmm", "aten::_sparse_csr_mm"})
 CPU_GOAL = {"description": "the fast HGN-128 training step at batch 64 on CPU at least 10x faster than the plain "
                            "reference transcriptions, with equal outputs",
             "model": "hgn-128", "batch_size": 64, "device": "cpu", "min_speedup": 10.0}
@@ -121,7 +117,7 @@ def machine_info(device: torch.device) -> dict:
 
 def check_models(models: Iterable[str]) -> list[str]:
     """The names, checked against the registry (:class:`BenchError` for an unknown one)."""
-    from .models.registry import CONFIGS
+    from ..models.registry import CONFIGS
 
     models = list(dict.fromkeys(models))
     if not models:
@@ -167,13 +163,9 @@ def default_out(device: torch.device) -> Path:
 # --- measuring ------------------------------------------------------------------------------------------------
 
 
-def _sync(device: torch.device) -> Callable[[], None]:
-    return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
-
-
 def time_per_call(fn: Callable[[], object], iters: int, warmup: int, repeats: int, device: torch.device) -> dict:
     """Seconds per call of ``fn``: ``warmup`` untimed calls, then the median over ``repeats`` runs of ``iters``."""
-    sync = _sync(device)
+    sync = synchronizer(device)
     for _ in range(warmup):
         fn()
     sync()
@@ -231,80 +223,6 @@ def inference_step(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
     return step
 
 
-def resident_bytes(*groups: Iterable[torch.Tensor]) -> int:
-    """Bytes of the distinct storages behind the given tensors."""
-    seen: dict[int, int] = {}
-    for group in groups:
-        for t in group:
-            if isinstance(t, torch.Tensor) and t.numel():
-                storage = t.untyped_storage()
-                seen[storage.data_ptr()] = storage.nbytes()
-    return sum(seen.values())
-
-
-def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
-    return [v for state in optimizer.state.values() for v in state.values() if isinstance(v, torch.Tensor)]
-
-
-def peak_step_memory(step: Callable[[], None], model: nn.Module, optimizer: torch.optim.Optimizer,
-                     inputs: Sequence[torch.Tensor], device: torch.device) -> dict:
-    """Peak memory of one training step (see the module doc): ``{"bytes", "method"}``."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        step()
-        torch.cuda.synchronize(device)
-        return {"bytes": int(torch.cuda.max_memory_allocated(device)), "method": "torch.cuda.max_memory_allocated"}
-    params = list(model.parameters())
-    grads = [p.grad for p in params if p.grad is not None]
-    resident = resident_bytes(params, grads, model.buffers(), _optimizer_tensors(optimizer), inputs)
-    old_grads = resident_bytes(grads)
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        step()
-    try:
-        events = prof.profiler.kineto_results.events()
-        records = [(e.start_ns(), e.nbytes()) for e in events
-                   if e.name() == "[memory]" and e.device_type() == torch.autograd.DeviceType.CPU]
-        # The profiler records no free of a block allocated before it started: the previous step's gradients,
-        # released by zero_grad(set_to_none=True), are subtracted when zero_grad starts.
-        zero_grad = [e.start_ns() for e in events if e.name().startswith("Optimizer.zero_grad")]
-    except AttributeError:  # the profiler's internals moved
-        return {"bytes": None, "method": "unavailable: this torch's profiler exposes no allocator events"}
-    if zero_grad and old_grads:
-        records.append((zero_grad[0], -old_grads))
-    records.sort()
-    live = growth = 0
-    for _, nbytes in records:
-        live += nbytes
-        growth = max(growth, live)
-    return {"bytes": resident + growth, "resident_bytes": resident, "step_growth_bytes": growth,
-            "method": "resident tensors + peak growth of live tensor bytes (torch.profiler allocator events)"}
-
-
-def matmul_share(step: Callable[[], None], device: torch.device, steps: int = 2) -> float | None:
-    """Share of the step's profiled self time (CPU, or CUDA device time) spent in :data:`MATMUL_OPS`."""
-    from torch.profiler import ProfilerActivity, profile
-
-    cuda = device.type == "cuda"
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
-    with profile(activities=activities) as prof:
-        for _ in range(steps):
-            step()
-        _sync(device)()
-    rows = prof.key_averages()
-    if not cuda:
-        total = sum(r.self_cpu_time_total for r in rows)
-        matmul = sum(r.self_cpu_time_total for r in rows if r.key in MATMUL_OPS)
-    else:
-        device_time = lambda r: getattr(r, "self_device_time_total", 0) or 0  # noqa: E731
-        kernel = lambda r: getattr(r, "device_type", None) == torch.autograd.DeviceType.CUDA  # noqa: E731
-        total = sum(device_time(r) for r in rows if kernel(r))
-        matmul = sum(device_time(r) for r in rows if r.key in MATMUL_OPS and not kernel(r))
-    return matmul / total if total > 0 else None
-
-
 def perturbed(model: nn.Module, seed: int, scale: float = 0.1) -> nn.Module:
     """``model`` with every parameter moved off its initial value (zero batch norms and unit logits hide errors)."""
     gen = torch.Generator().manual_seed(seed)
@@ -316,7 +234,7 @@ def perturbed(model: nn.Module, seed: int, scale: float = 0.1) -> nn.Module:
 
 def compare_with_reference(model: nn.Module, batch: int, device: torch.device, seed: int = 0) -> dict:
     """The fast model against its reference twin in float64 (see the module doc)."""
-    from .models.reference import as_reference
+    from ..models.reference import as_reference
 
     fast = perturbed(copy.deepcopy(model).to(device=device, dtype=torch.float64), seed)
     ref = as_reference(fast)
@@ -356,7 +274,7 @@ def _rates(batch: int, train: dict, infer: dict) -> dict:
 def measure(model: nn.Module, batch: int, device: torch.device, iters: int, warmup: int, repeats: int,
             ref_iters: int, seed: int = 0, reference: bool = True) -> dict:
     """Training and inference rates, peak memory and matmul share of ``model``; the same rates of its reference."""
-    from .models.reference import as_reference
+    from ..models.reference import as_reference
 
     x, targets = random_batch(model, batch, device, seed)
     twin = as_reference(model) if reference else None  # the weights before any step: the same as the fast model's
@@ -391,7 +309,7 @@ def epoch_seconds(graphs: Mapping, device: torch.device, compile: bool = False, 
                   samples: int = EPOCH_SAMPLES, batch: int = 64, steps: int | None = None, seed: int = 0) -> dict:
     """Seconds of one training epoch of HGN-128 on ``samples`` random samples kept on ``device``, indexed per
     batch (a new permutation per epoch, as the trainer does). ``steps``: time only that many steps and scale."""
-    from .models.registry import build_model
+    from ..models.registry import build_model
 
     torch.manual_seed(seed)
     model = build_model("hgn-128", graphs).to(device)
@@ -406,7 +324,7 @@ def epoch_seconds(graphs: Mapping, device: torch.device, compile: bool = False, 
     params = list(model.parameters())
     total = samples // batch
     timed = total if steps is None else max(1, min(int(steps), total))
-    sync = _sync(device)
+    sync = synchronizer(device)
 
     def run(count: int) -> float:
         order = torch.randperm(samples, device=device)
@@ -464,10 +382,10 @@ def suite_section(profile: str, device: torch.device, graphs: Mapping | None, jo
     """The projected training time of ``profile``'s whole suite on ``device``: for every run, its steps times the
     measured step time (batch 64, eager, the recipe's autocast) of its model; summed for one process, and divided by
     ``jobs`` as the ideal bound for that many workers sharing the device (``hgn reproduce`` measures the real one)."""
-    from .experiments.parallel import total_steps
-    from .experiments.suite import all_configs
-    from .models.registry import build_model
-    from .profiles import get_profile
+    from ..experiments.parallel import total_steps
+    from ..experiments.suite import all_configs
+    from ..models.registry import build_model
+    from ..profiles import get_profile
 
     recipe = get_profile(profile).recipe
     cast = (lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)) if recipe.amp else None
@@ -499,12 +417,12 @@ def suite_section(profile: str, device: torch.device, graphs: Mapping | None, jo
 
 def load_graphs(models: Sequence[str], padded: bool = False) -> dict | None:
     """The anny mesh graphs when a model has a mesh branch (None otherwise: skeleton-only models need none)."""
-    from .models.registry import get_config
+    from ..models.registry import get_config
 
     if not any(g != "skeleton" for m in models for g in get_config(m).graphs):
         return None
-    from .graphs import body_hierarchy
-    from .models.registry import hierarchy_graphs
+    from ..graphs import body_hierarchy
+    from ..models.registry import hierarchy_graphs
 
     return hierarchy_graphs(body_hierarchy("anny", padded=padded))
 
@@ -535,7 +453,7 @@ def run_bench(models: Sequence[str] = DEFAULT_MODELS, batch_sizes: Sequence[int]
     """
     from tqdm.auto import tqdm
 
-    from .models.registry import build_model, count_params
+    from ..models.registry import build_model, count_params
 
     models, batch_sizes = check_models(models), check_batch_sizes(batch_sizes)
     for name, value, low in (("iters", iters, 1), ("repeats", repeats, 1), ("ref_iters", ref_iters, 1),
@@ -596,9 +514,9 @@ def deployment_latency(name: str, graphs: Mapping | None, seed: int = 0) -> dict
     PyTorch and ONNX Runtime, through a model file and its ONNX export (:func:`hgnlib.export.measure_latency`)."""
     import tempfile
 
-    from .experiments.artifacts import save_model
-    from .export import measure_latency
-    from .models.registry import build_model, get_config, prepare_graphs
+    from ..experiments.artifacts import save_model
+    from ..export import measure_latency
+    from ..models.registry import build_model, get_config, prepare_graphs
 
     torch.manual_seed(seed)
     prepared = prepare_graphs(graphs, get_config(name).graphs)
