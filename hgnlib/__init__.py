@@ -4,7 +4,7 @@ The paper, section by section:
 
 - Sec. 3.1, Eq. (1) and (2), the graph convolutions: ``models.layers`` (``GConv``, ``SemGConv``; the equations head
   the module), their plain forms ``models.reference``; the non-local layer and residual block: ``models.layers``.
-- Sec. 3.2, the multi-scale graphs: ``graphs.skeleton_graph`` (G_P), ``graphs.mesh_graph`` (the mesh graph),
+- Sec. 3.2, the multi-scale graphs: ``skeleton.bone_adjacency`` (G_P), ``graphs.mesh_graph`` (the mesh graph),
   ``graphs.coarsening`` and ``graphs.release_hem`` (heavy edge matching: the paper's reading and the authors'
   code), ``graphs.hierarchy`` (the chosen levels G_M^{C-1}, G_M^C, padding, dense-to-coarse mappings).
 - Sec. 3.3, the network and Eq. (3), the fusion: ``models.hgn`` (HGN and its ablation variants as data),

@@ -44,6 +44,17 @@ FLIP_PERMUTATION: tuple[int, ...] = tuple(
 #: Bones of the 17-joint skeleton as (parent, child) pairs, in joint order.
 BONES: tuple[tuple[int, int], ...] = tuple((p, c) for c, p in enumerate(H36M17_PARENTS) if p >= 0)
 
+
+def bone_adjacency(self_loops: bool = False) -> np.ndarray:
+    """The skeletal graph G_P: symmetric binary (17, 17) float32 adjacency of :data:`BONES`, with ones on the diagonal
+    when ``self_loops``. The one definition the models (:func:`hgnlib.models.graph.skeleton_graph`) and figures use."""
+    adj = np.zeros((NUM_JOINTS, NUM_JOINTS), dtype=np.float32)
+    for parent, child in BONES:
+        adj[parent, child] = adj[child, parent] = 1.0
+    if self_loops:
+        adj[np.arange(NUM_JOINTS), np.arange(NUM_JOINTS)] = 1.0
+    return adj
+
 #: Body parts used for the per-part error of Figure 3 (joint indices in the 17-joint layout).
 BODY_PARTS: dict[str, tuple[int, ...]] = {
     "torso": (0, 7, 8),

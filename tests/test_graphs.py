@@ -12,10 +12,12 @@ from scipy.spatial import cKDTree
 from hgnlib.body.anny import DOF_LIMITS, DOFS
 from hgnlib.graphs import (apply_mapping, binary_tree_permutations, build_hierarchy, coarsen, hierarchy_cache_path,
                            heavy_edge_matching, hierarchy_from_graph, load_or_build_hierarchy, mesh_adjacency,
-                           normalize_rows, normalize_symmetric, permute_adjacency, skeleton_adjacency, visiting_order)
+                           permute_adjacency, visiting_order)
 from hgnlib.graphs import cache as graph_cache
 from hgnlib.graphs.hierarchy import GraphHierarchy
-from hgnlib.skeleton import BONES
+from hgnlib.models.graph import skeleton_graph
+from hgnlib.models.layers import symmetric_normalized
+from hgnlib.skeleton import BONES, bone_adjacency
 
 
 def grid_faces(rows: int, cols: int) -> np.ndarray:
@@ -64,27 +66,24 @@ def anny_padded(anny_body) -> GraphHierarchy:
 # --- skeleton graph ---------------------------------------------------------------------------------------------
 
 def test_skeleton_adjacency():
-    A = skeleton_adjacency()
+    A = bone_adjacency(self_loops=True)
     assert A.shape == (17, 17) and A.dtype == np.float32
     assert np.array_equal(A, A.T) and np.all(np.diag(A) == 1)
     off = A - np.eye(17)
     assert off.sum() / 2 == 16 and set(np.unique(off)) == {0.0, 1.0}
     assert all(off[p, c] == 1 for p, c in BONES)
-    assert np.all(np.diag(skeleton_adjacency(self_loops=False)) == 0)
-    assert np.all(np.linalg.eigvalsh(normalize_symmetric(A)) <= 1 + 1e-6)
+    assert np.all(np.diag(bone_adjacency()) == 0)
+    assert np.all(np.linalg.eigvalsh(symmetric_normalized(torch.from_numpy(A)).numpy()) <= 1 + 1e-6)
+    assert np.array_equal(skeleton_graph().adjacency.numpy(), A)  # the models' G_P is this graph
 
 
-def test_normalisations_by_hand():
-    path = np.array([[1, 1, 0], [1, 1, 1], [0, 1, 1]], dtype=np.float32)  # 3-node path with self-loops
+def test_symmetric_normalisation_by_hand():
+    path = torch.tensor([[1, 1, 0], [1, 1, 1], [0, 1, 1]], dtype=torch.float32)  # 3-node path with self-loops
     d = np.array([2.0, 3.0, 2.0])
-    expected = path / np.sqrt(np.outer(d, d))
-    assert np.allclose(normalize_symmetric(path), expected)
-    assert np.isclose(normalize_symmetric(path)[0, 1], 1 / np.sqrt(6))
-    assert np.allclose(normalize_rows(path), path / d[:, None])
-    rows = normalize_rows(skeleton_adjacency())
-    assert np.allclose(rows.sum(1), 1)
-    isolated = np.zeros((2, 2), dtype=np.float32)
-    assert np.all(normalize_rows(isolated) == 0) and np.all(normalize_symmetric(isolated) == 0)
+    expected = path.numpy() / np.sqrt(np.outer(d, d))
+    assert np.allclose(symmetric_normalized(path).numpy(), expected)
+    assert np.isclose(float(symmetric_normalized(path)[0, 1]), 1 / np.sqrt(6))
+    assert torch.all(symmetric_normalized(torch.zeros(2, 2)) == 0)
 
 
 # --- mesh graph ---------------------------------------------------------------------------------------------------

@@ -11,11 +11,9 @@ from .coarsening import (Coarsening, binary_tree_permutations, coarsen, coarsen_
                          permute_adjacency, visiting_order)
 from .hierarchy import GraphHierarchy, GraphLevel, apply_mapping, build_hierarchy, hierarchy_from_graph
 from .mesh_graph import body_mesh_graph, mesh_adjacency
-from .skeleton_graph import normalize_rows, normalize_symmetric, skeleton_adjacency, skeleton_edges
 
 __all__ = [
     "Coarsening", "GraphHierarchy", "GraphLevel", "apply_mapping", "binary_tree_permutations", "body_hierarchy", "body_mesh_graph",
     "build_hierarchy", "coarsen", "coarsen_once", "heavy_edge_matching", "hierarchy_cache_path",
-    "hierarchy_from_graph", "load_or_build_hierarchy", "mesh_adjacency", "normalize_rows", "normalize_symmetric",
-    "permute_adjacency", "skeleton_adjacency", "skeleton_edges", "visiting_order",
+    "hierarchy_from_graph", "load_or_build_hierarchy", "mesh_adjacency", "permute_adjacency", "visiting_order",
 ]

@@ -28,7 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ..skeleton import BONES, NUM_JOINTS
+from ..skeleton import bone_adjacency
 
 ArrayLike = Union[np.ndarray, torch.Tensor, sp.spmatrix]
 
@@ -113,11 +113,8 @@ def as_graph(adjacency: GraphLike, mask: ArrayLike | None = None, padding: str =
 
 
 def skeleton_graph() -> Graph:
-    """The 17-joint Human3.6M skeleton G_P (bones of :data:`hgnlib.skeleton.BONES`)."""
-    adj = np.zeros((NUM_JOINTS, NUM_JOINTS), dtype=np.float32)
-    for parent, child in BONES:
-        adj[parent, child] = adj[child, parent] = 1.0
-    return as_graph(adj)
+    """The 17-joint Human3.6M skeleton G_P (:func:`hgnlib.skeleton.bone_adjacency`)."""
+    return as_graph(bone_adjacency())
 
 
 def synthetic_graph(num_nodes: int, mean_degree: float = 3.0, num_fake: int = 0, seed: int = 0) -> Graph:
