@@ -120,16 +120,22 @@ def _cell(row: dict) -> str:
     return f"{row['gap']:+.1f}{spread} mm: {row['verdict']}"
 
 
-def claims_table(data: str, profile: str, others: tuple[str, ...] = ("quick", "standard")) -> pd.DataFrame:
+def compared_profiles(profile: str) -> tuple[str, ...]:
+    """The profiles whose recorded verdicts stand next to ``profile``'s: the quick and standard profiles, except for
+    the smoke profile, whose numbers mean nothing (and whose stored outputs must not depend on committed reports)."""
+    return () if profile == "smoke" else tuple(p for p in ("quick", "standard") if p != profile)
+
+
+def claims_table(data: str, profile: str, others: tuple[str, ...] | None = None) -> pd.DataFrame:
     """The claims with the paper's gap (worse minus better row, mm), ours in ``profile`` (gap ± spread: verdict) and
-    the verdicts of the ``others`` profiles as their reports recorded them ('no reports' when absent)."""
+    the verdicts of the ``others`` profiles (default :func:`compared_profiles`) as their reports recorded them
+    ('no reports' when absent)."""
     mine = judge(data, profile)
+    others = compared_profiles(profile) if others is None else others
     columns = {"claim": [r["claim"] for r in mine], "table": [r["table"] for r in mine],
                "paper (Human3.6M)": [f"{r['paper_gap']:+.2f} mm" for r in mine],
                f"ours, {profile} (seeds)": [f"{_cell(r)} ({'/'.join(map(str, r['seeds']))})" for r in mine]}
     for other in others:
-        if other == profile:
-            continue
         rows = recorded(data, other)
         columns[f"ours, {other}"] = [_cell(r) for r in rows] if rows and len(rows) == len(mine) else \
             ["no reports"] * len(mine)

@@ -125,15 +125,20 @@ def report_outputs(notebook) -> list[str]:
     return fragments
 
 
+#: Notebooks whose tagged outputs open the summary page (the rest follow in notebook order): the paper's claims.
+HEADLINE_NOTEBOOKS = ("13_claims.ipynb",)
+
+
 def summary_page(summary: dict, done: list[dict]) -> str:
-    """The summary page: the headline tables and figures first, every full page linked."""
+    """The summary page: the headline tables and figures first (the paper's claims judged, then every notebook's
+    tagged outputs in order), every full page linked."""
     data, profile = summary["data"], summary["profile"]
     nav = " &middot; ".join(f'<a href="{html.escape(d["html"])}">{html.escape(d["title"] or d["notebook"])}</a>'
                             for d in done)
     sections = [f'<section><h2><a href="{html.escape(d["html"])}">{html.escape(d["title"] or d["notebook"])}'
                 f'</a></h2><p class="meta">{html.escape(d["notebook"])}, executed in {d["seconds"]} s; '
                 f'<a href="{html.escape(d["html"])}">full page</a></p>{"".join(d["report"])}</section>'
-                for d in done if d["report"]]
+                for d in sorted(done, key=lambda d: d["notebook"] not in HEADLINE_NOTEBOOKS) if d["report"]]
     body = f"""<h1>HGN reproduction: data = {html.escape(data)}, profile = {html.escape(profile)}</h1>
 <p class="note">The numbers labelled "ours" come from {html.escape(data_note(data, profile).removeprefix("ours: "))}.
 The paper's values are quoted from Li et al., BMVC 2021, for comparison only.</p>
