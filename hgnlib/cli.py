@@ -484,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--padded", action="store_true", help="the mesh graphs with the authors' fake nodes")
     be.add_argument("--suite", choices=sorted(PROFILES),
                     help="also project the training time of this profile's whole suite on the device")
-    be.add_argument("--jobs", type=_positive_int, default=1, help="--suite: workers sharing the device (default 1)")
+    be.add_argument("--jobs", type=_positive_int, default=1, help="--suite: workers sharing the device, whose speed-up together is measured (default 1)")
     be.add_argument("--quiet", action="store_true", help="no progress bar")
     be.set_defaults(func=cmd_bench)
 

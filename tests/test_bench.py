@@ -115,3 +115,31 @@ def test_api_checks_its_arguments():
 def test_cuda_without_a_gpu_is_a_message(tmp_path, capsys):
     assert main(["bench", "--models", "martinez", "--device", "cuda", "--out", str(tmp_path / "b.json")]) == 2
     assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_cuda_graph_step_refuses_cpu_tensors():
+    from hgnlib.tools.bench import mse_sum
+    from hgnlib.tools.cuda_graphs import GraphedStep
+
+    model = torch.nn.Linear(2, 3)
+    with pytest.raises(ValueError, match="CUDA graphs need CUDA tensors"):
+        GraphedStep(model, torch.optim.Adam(model.parameters()), mse_sum, torch.zeros(4, 2), {"y": torch.zeros(4, 3)})
+
+
+def test_sharing_measurement_checks_its_arguments():
+    from hgnlib.tools.sharing import shared_rate
+
+    with pytest.raises(ValueError, match="at least 1"):
+        shared_rate(None, torch.device("cpu"), 0)
+
+
+@pytest.mark.slow
+def test_sharing_measurement_runs_the_workers_and_reports_the_speedup():
+    from hgnlib.tools.sharing import shared_rate
+
+    graphs = {"mesh_c1": synthetic_graph(12, seed=1), "mesh_c": synthetic_graph(7, seed=2)}
+    out = shared_rate(graphs, torch.device("cpu"), 2, steps=2, warmup=1)
+    assert out["jobs"] == 2 and out["steps_per_process"] == 2
+    assert out["one_process_steps_per_s"] > 0 and out["shared_steps_per_s"] > 0
+    assert out["speedup"] == pytest.approx(out["shared_steps_per_s"] / out["one_process_steps_per_s"])
+    assert out["efficiency"] == pytest.approx(out["speedup"] / 2)

@@ -116,6 +116,24 @@ def test_interrupted_run_resumes_to_the_same_metrics(cache, smoke_dataset, tmp_p
     assert resumed.metrics == reference.metrics and resumed.history == reference.history
 
 
+def test_longer_run_continues_the_shorter_one_to_the_same_metrics(cache, smoke_dataset, tmp_path_factory,
+                                                                  monkeypatch):
+    """A 3-epoch run starts from the finished 2-epoch run of the same configuration and ends exactly like a 3-epoch
+    run trained from scratch; a restart starts from scratch."""
+    config = ExperimentConfig("semgcn-128", profile="smoke", seed=2, flip_train=True, overrides=(("epochs", 3),))
+    fresh = run(config, smoke_dataset)
+    assert fresh.info["continued_from"] is None
+    monkeypatch.setenv("HGN_DATA_DIR", str(tmp_path_factory.mktemp("continued")))
+    shorter = run(runs_module.with_epochs(config, 2), smoke_dataset)  # the profile's own 2 epochs: no override
+    assert shorter.config.overrides == () and shorter.config.recipe.epochs == 2
+    continued = run(config, smoke_dataset)
+    assert continued.info["continued_from"] == {"run": shorter.key, "epochs": 2}
+    assert continued.metrics == fresh.metrics and continued.history == fresh.history
+    assert continued.history[:len(shorter.history)] == shorter.history
+    restarted = run(config, smoke_dataset, restart=True)
+    assert restarted.info["continued_from"] is None and restarted.metrics == fresh.metrics
+
+
 def test_hgn_with_mesh_loss_and_flips_reports_mpvpe_and_saves_a_usable_model(cache, smoke_dataset, monkeypatch):
     smoke_recipe(monkeypatch, epochs=1, train_limit=128, fit=TINY_FIT, prediction_samples=32)
     config = ExperimentConfig("hgn-64", profile="smoke", lambda_m=0.01, flip_train=True, flip_test=True)

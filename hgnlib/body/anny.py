@@ -108,10 +108,13 @@ def quiet_native_output() -> Iterator[None]:
 
 def _load_anny():
     with quiet_native_output():
-        import warp
-
-        warp.config.log_level = warp.LOG_WARNING  # no greeting, CUDA notices or kernel-load messages
-        warp.init()
+        try:  # anny imports warp when it is installed; only anny's optional warp skinning and mesh queries use it
+            import warp
+        except ImportError:
+            warp = None
+        if warp is not None:
+            warp.config.log_level = warp.LOG_WARNING  # no greeting, CUDA notices or kernel-load messages
+            warp.init()
         import anny
 
         return anny.Anny()

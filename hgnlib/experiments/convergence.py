@@ -4,7 +4,8 @@ The ``standard`` profile's models are trained far longer than the profile's own 
 often; :func:`plateau_step` reads each learning curve and :func:`study_summary` gathers the curves, the plateau of
 every run and the data and recipe they come from into one JSON file (``reports/convergence/``), which notebook 03
 plots. The learning rate schedule is counted in epochs, so the first epochs of a long run are exactly a run of
-fewer epochs: the plateau step read here is the training length a profile can adopt.
+fewer epochs: the plateau step read here is the training length a profile can adopt, and a study run with more
+epochs continues the finished shorter one (:func:`hgnlib.experiments.runs.shorter_run`) instead of starting over.
 
 Plateau: the first validated step S from which on, at every later validated step too, the best error so far improved
 by less than ``tolerance`` (2 %) over the last quarter of the steps (from 0.75 S to S).

@@ -13,7 +13,8 @@ definition, the profile with its recipe, the data's fingerprint and the engine's
   the training time and where it ran.
 
 :func:`run_experiment` returns the cached result when ``metrics.json`` is there, resumes an interrupted run from
-its checkpoint, or trains from scratch. Every file is written atomically: a crash leaves whole files only. A run
+its checkpoint, continues the finished run of the same configuration with the most epochs below its own (see
+:func:`shorter_run`), or trains from scratch. Every file is written atomically: a crash leaves whole files only. A run
 holds ``runs/<key>.lock`` (filelock) while it trains, so a second identical run started meanwhile waits and then
 returns the first one's result.
 """
@@ -27,7 +28,7 @@ import shutil
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -45,7 +46,7 @@ from ..data.pseudo_gt import load_pseudo_gt, make_pseudo_gt
 from ..synthetic.synth import read_manifest
 from ..body.smpl import find_model_file
 from ..errors import HGNError, MissingFileError
-from ..fileio import save_json
+from ..fileio import atomic_path, save_json
 from ..graphs import load_or_build_hierarchy
 from ..graphs.hierarchy import body_defaults
 from ..models.graph import Graph
@@ -57,9 +58,11 @@ from .artifacts import save_model
 from .config import ExperimentConfig
 from .evaluate import evaluate, evenly_spaced, load_predictions, save_predictions
 from .targets import mesh_targets
-from .train import CHECKPOINT, TrainingData, train_model
+from .train import CHECKPOINT, HISTORY, TrainingData, train_model
 
 RUNS_DIR = "runs"
+#: Written in a run's folder when it started from a shorter run's checkpoint (:func:`continue_shorter_run`).
+CONTINUED_FILE = "continued_from.json"
 CONFIG_FILE, MODEL_FILE, PREDICTIONS_FILE, METRICS_FILE = "config.json", "model.pt", "predictions.npz", "metrics.json"
 
 
@@ -220,6 +223,38 @@ def run_experiment(config: ExperimentConfig, data_folder: str | Path | None = No
         return _run_locked(config, data_folder, out, folder, fingerprint, progress, device, resume, restart)
 
 
+def with_epochs(config: ExperimentConfig, epochs: int) -> ExperimentConfig:
+    """``config`` trained for ``epochs`` epochs (no ``epochs`` override when that is the profile's own count)."""
+    rest = tuple((k, v) for k, v in config.overrides if k != "epochs")
+    default = get_profile(config.profile).recipe.epochs
+    return replace(config, overrides=rest + ((("epochs", epochs),) if epochs != default else ()))
+
+
+def shorter_run(config: ExperimentConfig, fingerprint: str) -> tuple[Path, int] | None:
+    """The folder and epochs of the finished run of ``config`` with fewer epochs, the most of them (None: none).
+
+    The learning-rate schedule, the shuffling and the validation points are counted in epochs, never in the run's
+    length, so the first E epochs of a longer run are exactly an E-epoch run, and its last checkpoint (written at
+    the end of its last epoch) is where the longer run would be after E epochs."""
+    for epochs in range(config.recipe.epochs - 1, 0, -1):
+        folder = paths.cache_dir() / RUNS_DIR / with_epochs(config, epochs).key(fingerprint)
+        if (folder / METRICS_FILE).exists() and (folder / CHECKPOINT).exists():
+            return folder, epochs
+    return None
+
+
+def continue_shorter_run(config: ExperimentConfig, fingerprint: str, out: Path) -> tuple[Path, int] | None:
+    """Start ``out`` from the checkpoint and history of :func:`shorter_run` (copied atomically) and note where from
+    in ``out/`` :data:`CONTINUED_FILE` (the run's ``metrics.json`` repeats it); what :func:`shorter_run` returned."""
+    found = shorter_run(config, fingerprint)
+    if found is not None:
+        save_json(out / CONTINUED_FILE, {"run": found[0].name, "epochs": found[1]})
+        for name in (HISTORY, CHECKPOINT):  # the checkpoint last: its presence is what resumes
+            with atomic_path(out / name) as tmp:
+                shutil.copyfile(found[0] / name, tmp)
+    return found
+
+
 @contextlib.contextmanager
 def run_lock(out: Path) -> Iterator[None]:
     """Hold ``<out>.lock`` (a second process with the same run waits, then finds the first one's result).
@@ -253,6 +288,8 @@ def _run_locked(config: ExperimentConfig, data_folder: str | Path | None, out: P
     ctx = distributed.setup(device)
     if ctx.is_main:
         prepare(config, data_folder)
+        if not restart and not (out / CHECKPOINT).exists():
+            continue_shorter_run(config, fingerprint, out)
     ctx.barrier()
     profile = get_profile(config.profile)
     folder, train, test = load_data(config, data_folder)
@@ -286,7 +323,9 @@ def _run_locked(config: ExperimentConfig, data_folder: str | Path | None, out: P
                 "data_folder": str(folder), "fingerprint": fingerprint,
                 "samples_per_second": (round(timing["epochs"] * len(train) / timing["seconds"], 1)
                                        if timing["seconds"] else None),
-                "eval_seconds": round(time.perf_counter() - started, 2)}
+                "eval_seconds": round(time.perf_counter() - started, 2),
+                "continued_from": (json.loads((out / CONTINUED_FILE).read_text())
+                                   if (out / CONTINUED_FILE).exists() else None)}
         save_json(out / METRICS_FILE, {"key": out.name, "config": config.to_dict(), "metrics": result,
                                        "history": history, "seconds": seconds, "info": info})
     ctx.barrier()

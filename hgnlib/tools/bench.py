@@ -33,10 +33,18 @@
   eval mode and of the parameter gradients, against :data:`EQUAL_TOLERANCE` relative to the largest magnitude;
 - ``epoch`` (CUDA only): seconds per training epoch of the paper profile on Human3.6M-sized data
   (:data:`EPOCH_SAMPLES` samples, batch 64, HGN-128; random tensors kept on the GPU and indexed per batch, no
-  host synchronisation per step), eager and, with ``compile`` / ``amp``, with ``torch.compile`` and bfloat16
-  autocast. The goal, recorded with it: under 30 s on one H100-class GPU. On CPU the section says it was skipped.
+  host synchronisation per step), eager, as one CUDA graph per step (:mod:`hgnlib.tools.cuda_graphs`) and, with
+  ``compile`` / ``amp``, with ``torch.compile`` and bfloat16 autocast. The goal, recorded with it: under 30 s on one
+  H100-class GPU. On CPU the section says it was skipped.
+- ``suite`` (with ``suite``): the projected training time of that profile's whole suite: every run's steps times
+  its model's measured step time, summed, and with ``jobs`` > 1 divided by the speed-up that ``jobs`` processes
+  sharing the device measured together (:mod:`hgnlib.tools.sharing`).
 - ``goal``: the fast HGN-128 training step at batch 64 on CPU at least 10x faster than the reference, with equal
   outputs; ``met`` is null when this run did not measure it.
+
+One NVIDIA H200 measured (``reports/bench/gpu-2026-11-30.md``): eager steps are bound by kernel launches (the
+paper profile's epoch 473 s), one CUDA graph per step takes it to 38 s, bf16 autocast makes both slower, and 8
+processes sharing the GPU train 5.8x as many steps as one.
 
 Every timing runs ``warmup`` untimed steps, then ``repeats`` runs of ``iters`` steps (``ref_iters`` for the slow
 reference); a rate is the batch size over the median time per step. CUDA timings synchronise the device. The mesh
@@ -199,7 +207,7 @@ def train_once(model: nn.Module, params: Sequence[torch.Tensor], optimizer: torc
     else:
         with autocast():
             out = model(x)
-    loss = sum(F.mse_loss(out[k].float(), targets[k]) for k in out)
+    loss = mse_sum(out, targets)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     nn.utils.clip_grad_norm_(params, 1.0)
@@ -305,11 +313,19 @@ def measure(model: nn.Module, batch: int, device: torch.device, iters: int, warm
 # --- the GPU epoch --------------------------------------------------------------------------------------------
 
 
+def mse_sum(outputs: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """The benchmark's loss: mean squared error summed over the outputs."""
+    return sum(F.mse_loss(outputs[k].float(), targets[k]) for k in outputs)
+
+
 def epoch_seconds(graphs: Mapping, device: torch.device, compile: bool = False, amp: bool = False,
-                  samples: int = EPOCH_SAMPLES, batch: int = 64, steps: int | None = None, seed: int = 0) -> dict:
+                  samples: int = EPOCH_SAMPLES, batch: int = 64, steps: int | None = None, seed: int = 0,
+                  cuda_graph: bool = False) -> dict:
     """Seconds of one training epoch of HGN-128 on ``samples`` random samples kept on ``device``, indexed per
-    batch (a new permutation per epoch, as the trainer does). ``steps``: time only that many steps and scale."""
+    batch (a new permutation per epoch, as the trainer does). ``steps``: time only that many steps and scale.
+    ``cuda_graph``: each step is the replay of one captured CUDA graph (:mod:`hgnlib.tools.cuda_graphs`)."""
     from ..models.registry import build_model
+    from .cuda_graphs import GraphedStep
 
     torch.manual_seed(seed)
     model = build_model("hgn-128", graphs).to(device)
@@ -320,11 +336,18 @@ def epoch_seconds(graphs: Mapping, device: torch.device, compile: bool = False, 
     targets_all = {k: torch.randn(samples, *s, device=device) for k, s in shapes.items()}
     net = torch.compile(model) if compile else model
     cast = (lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)) if amp else None
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, capturable=cuda_graph)
     params = list(model.parameters())
     total = samples // batch
     timed = total if steps is None else max(1, min(int(steps), total))
     sync = synchronizer(device)
+    started = time.perf_counter()
+    if cuda_graph:
+        first = torch.arange(batch, device=device)
+        graphed = GraphedStep(net, optimizer, mse_sum, x_all[first], {k: v[first] for k, v in targets_all.items()},
+                              amp=amp)
+        sync()
+    capture_s = time.perf_counter() - started
 
     def run(count: int) -> float:
         order = torch.randperm(samples, device=device)
@@ -332,15 +355,19 @@ def epoch_seconds(graphs: Mapping, device: torch.device, compile: bool = False, 
         start = time.perf_counter()
         for i in range(count):
             index = order[i * batch:(i + 1) * batch]
-            train_once(net, params, optimizer, x_all[index], {k: v[index] for k, v in targets_all.items()}, cast)
+            targets = {k: v[index] for k, v in targets_all.items()}
+            if cuda_graph:
+                graphed(x_all[index], targets)
+            else:
+                train_once(net, params, optimizer, x_all[index], targets, cast)
         sync()
         return time.perf_counter() - start
 
     warm = run(min(10, total))  # includes torch.compile's compilation
     seconds = run(timed)
     return {"seconds": seconds * total / timed, "steps": total, "timed_steps": timed,
-            "extrapolated": timed < total, "warmup_s": warm, "compile": compile,
-            "amp": "bfloat16 autocast" if amp else None}
+            "extrapolated": timed < total, "warmup_s": warm + capture_s, "compile": compile,
+            "amp": "bfloat16 autocast" if amp else None, "cuda_graph": cuda_graph}
 
 
 def epoch_section(graphs: Mapping | None, device: torch.device, compile: bool, amp: bool, steps: int | None,
@@ -349,18 +376,20 @@ def epoch_section(graphs: Mapping | None, device: torch.device, compile: bool, a
     if device.type != "cuda":
         return {"skipped": True, "reason": "measured on CUDA only: an epoch of 312,000 samples takes many minutes "
                                            "per variant on a CPU", "goal": EPOCH_GOAL}
-    variants = {"eager": (False, False)}
+    variants = {"eager": (False, False, False), "cuda-graph": (False, False, True)}
     if compile:
-        variants["compile"] = (True, False)
+        variants["compile"] = (True, False, False)
     if amp:
-        variants["amp"] = (False, True)
+        variants["amp"] = (False, True, False)
+        variants["cuda-graph+amp"] = (False, True, True)
     if compile and amp:
-        variants["compile+amp"] = (True, True)
+        variants["compile+amp"] = (True, True, False)
     section: dict = {"model": "hgn-128", "samples": EPOCH_SAMPLES, "batch_size": 64, "variants": {}}
-    for name, (use_compile, use_amp) in variants.items():
+    for name, (use_compile, use_amp, use_graph) in variants.items():
         progress(f"epoch {name}")
         try:
-            section["variants"][name] = epoch_seconds(graphs, device, use_compile, use_amp, steps=steps)
+            section["variants"][name] = epoch_seconds(graphs, device, use_compile, use_amp, steps=steps,
+                                                      cuda_graph=use_graph)
         except Exception as exc:  # noqa: BLE001 (a compiler or autocast failure is a result, not a crash)
             section["variants"][name] = {"error": f"{type(exc).__name__}: {exc}"}
     timed = {k: v["seconds"] for k, v in section["variants"].items() if "seconds" in v}
@@ -380,12 +409,14 @@ SUITE_GOAL = {"description": "every run of the standard profile's suite, on one 
 def suite_section(profile: str, device: torch.device, graphs: Mapping | None, jobs: int, iters: int, warmup: int,
                   repeats: int, seed: int, progress: Callable[[str], None]) -> dict:
     """The projected training time of ``profile``'s whole suite on ``device``: for every run, its steps times the
-    measured step time (batch 64, eager, the recipe's autocast) of its model; summed for one process, and divided by
-    ``jobs`` as the ideal bound for that many workers sharing the device (``hgn reproduce`` measures the real one)."""
+    measured step time (batch 64, eager, the recipe's autocast) of its model, summed for one process; with
+    ``jobs`` > 1, divided by the speed-up that ``jobs`` processes sharing the device measured
+    (:func:`hgnlib.tools.sharing.shared_rate`; ``ideal_seconds`` divides by ``jobs`` instead)."""
     from ..experiments.parallel import total_steps
     from ..experiments.suite import all_configs
     from ..models.registry import build_model
     from ..profiles import get_profile
+    from .sharing import shared_rate
 
     recipe = get_profile(profile).recipe
     cast = (lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)) if recipe.amp else None
@@ -403,13 +434,18 @@ def suite_section(profile: str, device: torch.device, graphs: Mapping | None, jo
         step_seconds[name] = step["seconds"]
     runs = [{"run": c.label, "steps": total_steps(c), "step_s": step_seconds[c.model]} for c in configs]
     one_process = sum(r["steps"] * r["step_s"] for r in runs)
-    projected = one_process / max(1, jobs)
+    shared = None
+    if jobs > 1:
+        progress(f"suite: {jobs} processes sharing the device")
+        shared = shared_rate(graphs, device, jobs, steps=max(20, 10 * iters), amp=recipe.amp, seed=seed)
+    projected = one_process / (shared["speedup"] if shared else 1.0)
     goal = {**SUITE_GOAL, "projected_seconds": projected,
             "met": projected <= SUITE_GOAL["max_seconds"] if (device.type, profile) == ("cuda", "standard") else None}
     return {"profile": profile, "runs": runs, "step_seconds": step_seconds, "one_process_seconds": one_process,
-            "jobs": jobs, "projected_seconds": projected, "goal": goal,
-            "note": "projection: steps x measured step time (no validation, evaluation or data preparation); "
-                    "divided by the workers as if they shared the device perfectly"}
+            "jobs": jobs, "shared": shared, "projected_seconds": projected, "ideal_seconds": one_process / jobs,
+            "goal": goal,
+            "note": "projection: steps x measured step time (no validation, evaluation or data preparation), "
+                    "divided by the speed-up measured with the workers sharing the device"}
 
 
 # --- the whole benchmark --------------------------------------------------------------------------------------
@@ -569,6 +605,7 @@ def summary_lines(result: Mapping) -> list[str]:
         su = result["suite"]
         lines.append(f"suite '{su['profile']}' ({len(su['runs'])} runs): projected {su['one_process_seconds'] / 60:.1f} "
                      f"min in one process, {su['projected_seconds'] / 60:.1f} min with {su['jobs']} workers"
+                     + (f" (they share it {su['shared']['speedup']:.2f}x as fast as one)" if su.get("shared") else "")
                      + ("" if su["goal"]["met"] is None else
                         f" -> goal (<= {su['goal']['max_seconds'] / 60:.0f} min) {'met' if su['goal']['met'] else 'NOT met'}"))
     return lines
