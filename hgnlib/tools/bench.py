@@ -199,6 +199,16 @@ def random_batch(model: nn.Module, batch: int, device: torch.device, seed: int):
     return x.to(device), targets
 
 
+def mse_sum(outputs: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """The benchmark's loss: mean squared error summed over the outputs."""
+    return sum(F.mse_loss(outputs[k].float(), targets[k]) for k in outputs)
+
+
+def bf16_autocast(device: torch.device, enabled: bool) -> Callable[[], object] | None:
+    """What :func:`train_once` takes as ``autocast``: a maker of bfloat16 autocast contexts, or None (float32)."""
+    return (lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)) if enabled else None
+
+
 def train_once(model: nn.Module, params: Sequence[torch.Tensor], optimizer: torch.optim.Optimizer, x: torch.Tensor,
                targets: Mapping[str, torch.Tensor], autocast: Callable[[], object] | None = None) -> None:
     """One step of :mod:`hgnlib.experiments.train`: forward, loss, zero_grad, backward, clip at 1, Adam."""
@@ -313,11 +323,6 @@ def measure(model: nn.Module, batch: int, device: torch.device, iters: int, warm
 # --- the GPU epoch --------------------------------------------------------------------------------------------
 
 
-def mse_sum(outputs: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor]) -> torch.Tensor:
-    """The benchmark's loss: mean squared error summed over the outputs."""
-    return sum(F.mse_loss(outputs[k].float(), targets[k]) for k in outputs)
-
-
 def epoch_seconds(graphs: Mapping, device: torch.device, compile: bool = False, amp: bool = False,
                   samples: int = EPOCH_SAMPLES, batch: int = 64, steps: int | None = None, seed: int = 0,
                   cuda_graph: bool = False) -> dict:
@@ -335,19 +340,20 @@ def epoch_seconds(graphs: Mapping, device: torch.device, compile: bool = False, 
     model.train()
     targets_all = {k: torch.randn(samples, *s, device=device) for k, s in shapes.items()}
     net = torch.compile(model) if compile else model
-    cast = (lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)) if amp else None
+    cast = bf16_autocast(device, amp)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, capturable=cuda_graph)
     params = list(model.parameters())
     total = samples // batch
     timed = total if steps is None else max(1, min(int(steps), total))
     sync = synchronizer(device)
-    started = time.perf_counter()
+    capture_s = 0.0
     if cuda_graph:
+        started = time.perf_counter()
         first = torch.arange(batch, device=device)
         graphed = GraphedStep(net, optimizer, mse_sum, x_all[first], {k: v[first] for k, v in targets_all.items()},
                               amp=amp)
         sync()
-    capture_s = time.perf_counter() - started
+        capture_s = time.perf_counter() - started
 
     def run(count: int) -> float:
         order = torch.randperm(samples, device=device)
@@ -419,7 +425,7 @@ def suite_section(profile: str, device: torch.device, graphs: Mapping | None, jo
     from .sharing import shared_rate
 
     recipe = get_profile(profile).recipe
-    cast = (lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)) if recipe.amp else None
+    cast = bf16_autocast(device, recipe.amp)
     configs = all_configs("embedded", profile)
     step_seconds: dict[str, float] = {}
     for name in dict.fromkeys(c.model for c in configs):

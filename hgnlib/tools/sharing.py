@@ -24,7 +24,7 @@ WORKER_TIMEOUT_S = 300
 def _worker(graphs: Mapping | None, device: str, steps: int, warmup: int, amp: bool, seed: int, barrier,
             results) -> None:
     from ..models.registry import build_model
-    from .bench import random_batch, train_once
+    from .bench import bf16_autocast, random_batch, train_once
     from .profiling import synchronizer
 
     try:
@@ -35,7 +35,7 @@ def _worker(graphs: Mapping | None, device: str, steps: int, warmup: int, amp: b
         x, targets = random_batch(model, 64, dev, seed)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         params = [p for p in model.parameters() if p.requires_grad]
-        cast = (lambda: torch.autocast(device_type=dev.type, dtype=torch.bfloat16)) if amp else None
+        cast = bf16_autocast(dev, amp)
         sync = synchronizer(dev)
         for _ in range(warmup):
             train_once(model, params, optimizer, x, targets, cast)
