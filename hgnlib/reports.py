@@ -73,12 +73,12 @@ def stale_reports(out: Path, data: str, pattern: str = "*.ipynb") -> list[str]:
 
 
 def pretrain(data: str, profile: str, jobs: int, log: Callable[[str], None] = print, **run_options) -> None:
-    """Train every run the notebooks need, ``jobs`` at a time (cached runs are skipped; ``run_options``: device,
-    executor and executor_params of :func:`hgnlib.experiments.parallel.run_many`)."""
+    """Train every run the notebooks need, ``jobs`` at a time, the seed-spread and claim runs first (cached runs are
+    skipped; ``run_options``: device, executor and executor_params of :func:`hgnlib.experiments.parallel.run_many`)."""
     from .experiments.parallel import run_many
-    from .experiments.suite import all_configs
+    from .experiments.suite import all_configs, spread_groups
 
-    run_many(all_configs(data, profile), jobs=jobs, log=log, **run_options)
+    run_many(all_configs(data, profile), jobs=jobs, log=log, first=spread_groups(data, profile), **run_options)
 
 
 def reproduce(data: str = "embedded", profile: str = "quick", out_dir: str | Path | None = None,

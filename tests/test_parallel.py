@@ -118,3 +118,24 @@ def test_study_summary_reads_runs_in_progress(suite_cache):
     run_experiment(config, progress=False)
     run = study_summary([config])["runs"][0]
     assert len(run["steps"]) == 6 and run["steps"] == sorted(run["steps"]) and len(run["mpjpe"]) == 6
+
+
+def test_priority_groups_start_first_longest_first_within_each(monkeypatch):
+    monkeypatch.setattr(parallel, "total_steps", lambda config: 100)  # equal lengths: the order is the cost's
+    hgn, semgcn, martinez = small("hgn-128"), small("semgcn-128"), small("martinez")
+    hgn1, semgcn1 = hgn.with_seed(1), semgcn.with_seed(1)
+    configs = [martinez, semgcn1, hgn1, semgcn, hgn]
+    assert parallel.start_order(configs) == [hgn1, hgn, semgcn1, semgcn, martinez]  # no groups: longest first
+    assert parallel.start_order(configs, [[semgcn, martinez], [semgcn1]]) == [semgcn, martinez, semgcn1, hgn1, hgn]
+
+
+def test_reproduce_starts_the_spread_and_claim_runs_first():
+    from hgnlib.experiments.suite import all_configs, spread_configs, spread_groups
+
+    groups = spread_groups("embedded", "standard")
+    spread_models = [c.model for c in groups[0]]
+    assert spread_models == ["semgcn-128"] * 3 + ["hgn-128"] * 3  # the spread models at the profile's 3 seeds
+    assert groups[1] and not set(groups[1]) & set(groups[0]) and {c.seed for c in groups[1]} == {0, 1, 2}
+    assert spread_configs("embedded", "standard") == groups[0] + groups[1]
+    assert len(spread_groups("embedded", "quick")) == 1  # the quick profile trains no claim rows at 3 seeds
+    assert set(spread_configs("embedded", "standard")) <= set(all_configs("embedded", "standard"))

@@ -10,7 +10,9 @@
 - ``submitit-local``: the same jobs as local processes through submitit (what the tests use; a workstation can too).
 
 The shared inputs (datasets, graphs, pseudo-ground truth) are made first, in this process, so that no two runs
-compute the same cache; the longest runs start first; a run already in the cache is not retrained and an
+compute the same cache; the runs of the given priority groups start first (``hgn reproduce``: the runs that the
+seed spreads and the paper's claims rest on, so that an interrupted suite has its main answers first), longest first
+within a group and among the rest (:func:`start_order`); a run already in the cache is not retrained and an
 interrupted one continues from its last checkpoint, so an interrupted suite resumes where it stopped. One progress
 bar follows the whole suite: the training steps done (read from each run's history, so it works for cluster jobs
 too, every few seconds), weighted by each run's cost, with the time left.
@@ -24,7 +26,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Sequence
 
 import torch
 from tqdm import tqdm
@@ -130,10 +132,23 @@ def _submitit_executor(kind: str, folder: Path, params: dict[str, Any]):
     return executor
 
 
+def start_order(configs: list[ExperimentConfig],
+                first: Sequence[Iterable[ExperimentConfig]] = ()) -> list[ExperimentConfig]:
+    """``configs`` in the order they start: those of ``first[0]``, then of ``first[1]`` ..., then the rest; longest
+    (cost x steps) first within each group."""
+    group: dict[ExperimentConfig, int] = {}
+    for index, members in enumerate(first):
+        for config in members:
+            group.setdefault(config, index)
+    return sorted(configs, key=lambda c: (group.get(c, len(first)), -cost_estimate(c) * total_steps(c)))
+
+
 def run_many(configs: list[ExperimentConfig], jobs: int = 1, log: Callable[[str], None] = print,
              progress: bool = True, device: str | None = None, executor: str = "processes",
-             executor_params: dict[str, Any] | None = None) -> None:
-    """Train every configuration not yet in the cache, ``jobs`` at a time (see the module doc)."""
+             executor_params: dict[str, Any] | None = None,
+             first: Sequence[Iterable[ExperimentConfig]] = ()) -> None:
+    """Train every configuration not yet in the cache, ``jobs`` at a time, the groups of ``first`` before the rest
+    (see the module doc)."""
     if executor not in EXECUTORS:
         raise HGNError(f"unknown executor {executor!r}; choose one of {EXECUTORS}")
     configs = list(dict.fromkeys(configs))
@@ -143,7 +158,7 @@ def run_many(configs: list[ExperimentConfig], jobs: int = 1, log: Callable[[str]
     for config in tqdm({(c.data, c.source_2d, c.profile, c.padded, c.mesh_outputs, c.lambda_m > 0): c
                         for c in todo}.values(), desc="shared inputs", disable=not progress):
         prepare(config)
-    todo.sort(key=lambda c: cost_estimate(c) * total_steps(c), reverse=True)
+    todo = start_order(todo, first)
     bar = SuiteProgress(configs, enabled=progress)
     try:
         if executor != "processes":

@@ -75,16 +75,22 @@ RECIPE_CHOICES = (("output_init_scale", "output init x1 (paper)"), ("lr", "learn
 TABLES = ("train", "1", "2", "3", "4a", "4b", "figure3", "5", "7", "release")
 
 
-def spread_configs(data: str = "embedded", profile: str = "quick") -> list[ExperimentConfig]:
-    """The extra-seed runs whose spread is reported: :data:`SPREAD_MODELS`, and in :data:`CLAIM_PROFILES` every row
-    a paper claim compares, at :data:`SPREAD_SEEDS`."""
+def spread_groups(data: str = "embedded", profile: str = "quick") -> list[list[ExperimentConfig]]:
+    """The runs whose seed spread is reported, at :data:`SPREAD_SEEDS`, in two groups: :data:`SPREAD_MODELS` (the
+    learning curves and seed spread of notebook 03) and, in :data:`CLAIM_PROFILES`, the other rows a paper claim
+    compares. ``hgn reproduce`` starts them in that order, before every other run."""
     base = {e.config.model: e.config for e in entries("2", data, profile)}
-    configs = [base[m] for m in SPREAD_MODELS]
+    groups = [[base[m] for m in SPREAD_MODELS]]
     if profile in CLAIM_PROFILES:
         from ..claims import claim_configs
 
-        configs += claim_configs(data, profile)
-    return [replace(c, seed=s) for c in dict.fromkeys(configs) for s in SPREAD_SEEDS[profile]]
+        groups.append([c for c in claim_configs(data, profile) if c not in groups[0]])
+    return [[replace(c, seed=s) for c in group for s in SPREAD_SEEDS[profile]] for group in groups]
+
+
+def spread_configs(data: str = "embedded", profile: str = "quick") -> list[ExperimentConfig]:
+    """The extra-seed runs whose spread is reported (:func:`spread_groups`, one list)."""
+    return list(dict.fromkeys(c for group in spread_groups(data, profile) for c in group))
 
 
 def variant_configs(data: str = "embedded", profile: str = "quick") -> list[ExperimentConfig]:
