@@ -168,15 +168,36 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
+def cmd_status(args) -> int:
+    import pandas as pd
+
+    from .experiments.parallel import status_summary, suite_status
+    from .experiments.suite import all_configs, spread_groups
+
+    rows = suite_status(all_configs(args.data, args.profile), spread_groups(args.data, args.profile))
+    if args.json:
+        from .fileio import save_json
+
+        save_json(Path(args.json), {"data": args.data, "profile": args.profile, "runs": rows})
+    table = pd.DataFrame(rows).drop(columns="cost").set_index("run")
+    for column in ("val_mpjpe_last", "val_mpjpe_best", "test_mpjpe"):
+        table[column] = pd.to_numeric(table[column])
+    with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 70):
+        print(table.round(1).to_string(na_rep="-"))
+    print(f"{args.data} data, profile {args.profile}: {status_summary(rows)}")
+    return 0
+
+
 def cmd_converge(args) -> int:
-    from .experiments.convergence import study_configs, write_summary
+    from .experiments.convergence import study_configs, suite_study_configs, write_summary
     from .experiments.parallel import run_many
 
-    configs = study_configs(tuple(args.models), tuple(args.seeds), args.epochs, args.profile, args.evals_per_epoch)
+    configs = (suite_study_configs(args.profile) if args.suite else
+               study_configs(tuple(args.models), tuple(args.seeds), args.epochs, args.profile, args.evals_per_epoch))
     out = Path(args.out or paths.repo_root() / "reports" / "convergence" / f"{configs[0].data}-{args.profile}.json")
     if not args.summary_only:
         run_many(configs, jobs=args.jobs, device=args.device)
-    summary = write_summary(configs, out)
+    summary = write_summary(configs, out, source="suite" if args.suite else "study")
     for run in summary["runs"]:
         last = f"{run['mpjpe'][-1]:.1f} mm at step {run['steps'][-1]}" if run["steps"] else "not started"
         print(f"{run['label']}: {last}; plateau from step {run['plateau_step']}")
@@ -499,7 +520,18 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--out", help="the JSON file (default: reports/convergence/<data>-<profile>.json)")
     co.add_argument("--summary-only", action="store_true",
                     help="train nothing: summarise the runs so far (finished or still training)")
+    co.add_argument("--suite", action="store_true",
+                    help="the profile's own runs of HGN-128 and SemGCN-128 at its seeds (as hgn reproduce trains them, "
+                         "shared with it) instead of longer study runs; --models, --seeds, --epochs and "
+                         "--evals-per-epoch are then not used")
     co.set_defaults(func=cmd_converge)
+
+    st = sub.add_parser("status", help="where each run of a profile's suite stands (finished, training, waiting), "
+                                       "in the order hgn reproduce starts them")
+    st.add_argument("--data", choices=["embedded", "h36m"], default="embedded")
+    st.add_argument("--profile", choices=sorted(PROFILES), default="standard")
+    st.add_argument("--json", help="also write the rows to this JSON file")
+    st.set_defaults(func=cmd_status)
 
     rep = sub.add_parser("reproduce", help="execute the notebooks and render reports")
     rep.add_argument("--data", choices=["embedded", "h36m"], default="embedded")

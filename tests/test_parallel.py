@@ -139,3 +139,48 @@ def test_reproduce_starts_the_spread_and_claim_runs_first():
     assert spread_configs("embedded", "standard") == groups[0] + groups[1]
     assert len(spread_groups("embedded", "quick")) == 1  # the quick profile trains no claim rows at 3 seeds
     assert set(spread_configs("embedded", "standard")) <= set(all_configs("embedded", "standard"))
+
+
+def test_converge_suite_summarises_the_profiles_own_spread_runs(suite_cache, tmp_path):
+    from hgnlib.cli import main
+    from hgnlib.experiments.convergence import suite_study_configs
+
+    configs = suite_study_configs("smoke")
+    assert {(c.model, c.seed, c.overrides) for c in configs} == {
+        (m, s, ()) for m in ("hgn-128", "semgcn-128") for s in (0, 1)}  # the runs hgn reproduce trains, no overrides
+    finished = configs[0]
+    run_experiment(finished, progress=False)
+    out = tmp_path / "study.json"
+    assert main(["converge", "--suite", "--profile", "smoke", "--summary-only", "--out", str(out)]) == 0
+    summary = json.loads(out.read_text())
+    assert summary["source"] == "suite" and summary["recipe"]["epochs"] == profiles.PROFILES["smoke"].recipe.epochs
+    runs = {r["label"]: r for r in summary["runs"]}
+    assert set(runs) == {c.label for c in configs}
+    assert runs[finished.label]["steps"] == [h["step"] for h in cached_result(finished).history]
+    assert all(not r["steps"] for label, r in runs.items() if label != finished.label)
+
+
+def test_status_lists_each_run_as_finished_started_or_waiting(suite_cache, tmp_path):
+    finished, started, waiting = small("semgcn-128", 0), small("semgcn-128", 1, ("epochs", 12)), small("martinez")
+    run_experiment(finished, progress=False)
+    _kill_after_first_checkpoint(started, {**os.environ, "OMP_NUM_THREADS": "1"})
+    rows = {r["run"]: r for r in parallel.suite_status([waiting, started, finished], first=[[finished]])}
+    assert list(rows) == [finished.label, started.label, waiting.label]  # the start order
+    assert rows[finished.label]["state"] == "finished"
+    assert rows[finished.label]["test_mpjpe"] == cached_result(finished).metrics["mpjpe"]
+    assert rows[started.label]["state"] == "started" and rows[started.label]["test_mpjpe"] is None
+    assert 0 <= rows[started.label]["steps"] < rows[started.label]["total_steps"]
+    assert rows[waiting.label]["state"] == "waiting" and rows[waiting.label]["steps"] == 0
+    assert rows[waiting.label]["val_mpjpe_last"] is None
+    assert "3 runs: 1 finished, 1 started, 1 waiting" in parallel.status_summary(list(rows.values()))
+
+
+def test_status_command_prints_and_writes_the_suite(suite_cache, tmp_path, capsys):
+    from hgnlib.cli import main
+    from hgnlib.experiments.suite import all_configs
+
+    out = tmp_path / "status.json"
+    assert main(["status", "--profile", "smoke", "--json", str(out)]) == 0
+    runs = json.loads(out.read_text())["runs"]
+    assert len(runs) == len(all_configs("embedded", "smoke")) and {r["state"] for r in runs} == {"waiting"}
+    assert runs[0]["run"].startswith("hgn-128") and "0 finished, 0 started" in capsys.readouterr().out

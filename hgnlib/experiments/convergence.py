@@ -3,9 +3,11 @@
 The ``standard`` profile's models are trained far longer than the profile's own epochs (``hgn converge``), validating
 often; :func:`plateau_step` reads each learning curve and :func:`study_summary` gathers the curves, the plateau of
 every run and the data and recipe they come from into one JSON file (``reports/convergence/``), which notebook 03
-plots. The learning rate schedule is counted in epochs, so the first epochs of a long run are exactly a run of
-fewer epochs: the plateau step read here is the training length a profile can adopt, and a study run with more
-epochs continues the finished shorter one (:func:`hgnlib.experiments.runs.shorter_run`) instead of starting over.
+plots; ``hgn converge --suite`` summarises the profile's own runs of the same models instead (those that ``hgn
+reproduce`` trains). The learning rate schedule is counted in epochs, so the first epochs of a long run are exactly
+a run of fewer epochs: the plateau step read here is the training length a profile can adopt, and a study run with
+more epochs continues the finished shorter one (:func:`hgnlib.experiments.runs.shorter_run`) instead of starting
+over.
 
 Plateau: the first validated step S from which on, at every later validated step too, the best error so far improved
 by less than ``tolerance`` (2 %) over the last quarter of the steps (from 0.75 S to S).
@@ -32,6 +34,14 @@ def study_configs(models: tuple[str, ...] = STUDY_MODELS, seeds: tuple[int, ...]
     """The long runs of the study: ``profile``'s data and recipe with ``epochs`` epochs and frequent validation."""
     overrides = (("epochs", epochs), ("evals_per_epoch", evals_per_epoch))
     return [ExperimentConfig(m, profile=profile, seed=s, overrides=overrides) for m in models for s in seeds]
+
+
+def suite_study_configs(profile: str = "standard") -> list[ExperimentConfig]:
+    """The profile's own runs of the seed-spread models (HGN-128 and SemGCN-128 at every seed of the profile), as
+    ``hgn reproduce`` trains them: once a profile's length is set, its suite checks its own plateau."""
+    from .suite import spread_groups
+
+    return spread_groups(get_profile(profile).data, profile)[0]
 
 
 def best_so_far(values: list[float]) -> list[float]:
@@ -66,8 +76,15 @@ def read_curve(config: ExperimentConfig) -> list[dict]:
     return json.loads(path.read_text()) if path.exists() else []
 
 
-def study_summary(configs: list[ExperimentConfig], tolerance: float = PLATEAU_TOLERANCE) -> dict:
-    """The curves and plateaus of the study's runs, with the data, profile and recipe they come from."""
+#: Where a summary's runs come from: longer study runs (``hgn converge``) or the profile's own suite (``--suite``).
+SOURCES = ("study", "suite")
+
+
+def study_summary(configs: list[ExperimentConfig], tolerance: float = PLATEAU_TOLERANCE, source: str = "study") -> dict:
+    """The curves and plateaus of the study's runs, with where they come from (:data:`SOURCES`) and the data,
+    profile and recipe they ran with."""
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
     runs = []
     for config in configs:
         curve = read_curve(config)
@@ -79,14 +96,14 @@ def study_summary(configs: list[ExperimentConfig], tolerance: float = PLATEAU_TO
                      "loss": [h["loss"] for h in curve],
                      "plateau_step": plateau_step(steps, errors, tolerance) if curve else None})
     profile = get_profile(configs[0].profile)
-    return {"data": configs[0].data, "profile": profile.name, "train_stride": profile.train_stride,
+    return {"source": source, "data": configs[0].data, "profile": profile.name, "train_stride": profile.train_stride,
             "test_stride": profile.test_stride, "recipe": configs[0].recipe.to_dict(), "tolerance": tolerance,
             "runs": runs}
 
 
-def write_summary(configs: list[ExperimentConfig], out: str | Path) -> dict:
+def write_summary(configs: list[ExperimentConfig], out: str | Path, source: str = "study") -> dict:
     """:func:`study_summary` written (atomically) as JSON to ``out``."""
-    summary = study_summary(configs)
+    summary = study_summary(configs, source=source)
     save_json(Path(out), summary)
     return summary
 

@@ -35,7 +35,7 @@ from ..errors import HGNError
 from ..models.registry import get_config
 from .config import ExperimentConfig
 from .runs import METRICS_FILE, cached_result, load_data, prepare, run_dir, run_experiment
-from .train import HISTORY, batches
+from .train import CHECKPOINT, HISTORY, batches
 
 EXECUTORS = ("processes", "slurm", "submitit-local")
 #: Seconds between two looks at the runs' progress.
@@ -65,15 +65,48 @@ def total_steps(config: ExperimentConfig) -> int:
     return recipe.epochs * len(batches(torch.arange(len(train)), recipe.batch_size, 2))
 
 
+def _history(folder: Path) -> list[dict]:
+    try:
+        return json.loads((folder / HISTORY).read_text())
+    except (OSError, ValueError):
+        return []
+
+
 def steps_done(folder: Path, total: int) -> int:
     """The steps a run has trained so far, from its folder: all when finished, else its last history entry."""
     if (folder / METRICS_FILE).exists():
         return total
-    try:
-        history = json.loads((folder / HISTORY).read_text())
-    except (OSError, ValueError):
-        return 0
+    history = _history(folder)
     return min(total, history[-1]["step"]) if history else 0
+
+
+def suite_status(configs: list[ExperimentConfig], first: Sequence[Iterable[ExperimentConfig]] = ()) -> list[dict]:
+    """Where each run of a suite stands, in the order the runs start (:func:`start_order`): its state ('finished';
+    'started': running or interrupted, it has a checkpoint or a history; 'waiting'), steps done of its total, the last
+    and best validation MPJPE so far, and the final test MPJPE once finished."""
+    rows = []
+    for config in start_order(list(dict.fromkeys(configs)), first):
+        folder, total = run_dir(config), total_steps(config)
+        history = _history(folder)
+        result = cached_result(config)
+        done = total if result is not None else steps_done(folder, total)
+        started = bool(history) or (folder / CHECKPOINT).exists()
+        rows.append({"run": config.label, "state": "finished" if result else "started" if started else "waiting",
+                     "steps": done, "total_steps": total, "cost": cost_estimate(config) * total,
+                     "val_mpjpe_last": history[-1]["mpjpe"] if history else None,
+                     "val_mpjpe_best": min(h["mpjpe"] for h in history) if history else None,
+                     "test_mpjpe": result.metrics["mpjpe"] if result else None})
+    return rows
+
+
+def status_summary(rows: list[dict]) -> str:
+    """One line: runs per state and the cost-weighted share of the suite's steps done (as the suite's bar counts)."""
+    states = {state: sum(r["state"] == state for r in rows) for state in ("finished", "started", "waiting")}
+    total = sum(r["cost"] for r in rows)
+    share = 100.0 * sum(r["cost"] * r["steps"] / r["total_steps"] for r in rows if r["total_steps"]) / total \
+        if total else 100.0
+    return (f"{len(rows)} runs: " + ", ".join(f"{n} {state}" for state, n in states.items())
+            + f"; {share:.1f} % of the suite's cost-weighted steps done")
 
 
 class SuiteProgress:
