@@ -526,7 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "--evals-per-epoch are then not used")
     co.set_defaults(func=cmd_converge)
 
-    st = sub.add_parser("status", help="where each run of a profile's suite stands (finished, training, waiting), "
+    st = sub.add_parser("status", help="where each run of a profile's suite stands (finished, started, waiting), "
                                        "in the order hgn reproduce starts them")
     st.add_argument("--data", choices=["embedded", "h36m"], default="embedded")
     st.add_argument("--profile", choices=sorted(PROFILES), default="standard")

@@ -89,10 +89,9 @@ def suite_status(configs: list[ExperimentConfig], first: Sequence[Iterable[Exper
         folder, total = run_dir(config), total_steps(config)
         history = _history(folder)
         result = cached_result(config)
-        done = total if result is not None else steps_done(folder, total)
         started = bool(history) or (folder / CHECKPOINT).exists()
         rows.append({"run": config.label, "state": "finished" if result else "started" if started else "waiting",
-                     "steps": done, "total_steps": total, "cost": cost_estimate(config) * total,
+                     "steps": steps_done(folder, total), "total_steps": total, "cost": cost_estimate(config) * total,
                      "val_mpjpe_last": history[-1]["mpjpe"] if history else None,
                      "val_mpjpe_best": min(h["mpjpe"] for h in history) if history else None,
                      "test_mpjpe": result.metrics["mpjpe"] if result else None})
