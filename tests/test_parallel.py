@@ -13,6 +13,7 @@ from hgnlib import paths, profiles
 from hgnlib.experiments import ExperimentConfig, cached_result, run_experiment
 from hgnlib.experiments import parallel
 from hgnlib.experiments import train as train_module
+from hgnlib.experiments.config import code_fingerprint
 from hgnlib.experiments.convergence import plateau_step, study_summary
 from hgnlib.experiments.runs import METRICS_FILE, run_dir
 from hgnlib.experiments.train import CHECKPOINT
@@ -154,6 +155,7 @@ def test_converge_suite_summarises_the_profiles_own_spread_runs(suite_cache, tmp
     assert main(["converge", "--suite", "--profile", "smoke", "--summary-only", "--out", str(out)]) == 0
     summary = json.loads(out.read_text())
     assert summary["source"] == "suite" and summary["recipe"]["epochs"] == profiles.PROFILES["smoke"].recipe.epochs
+    assert summary["code"] == code_fingerprint()
     runs = {r["label"]: r for r in summary["runs"]}
     assert set(runs) == {c.label for c in configs}
     assert runs[finished.label]["steps"] == [h["step"] for h in cached_result(finished).history]

@@ -20,7 +20,7 @@ from pathlib import Path
 from .. import paths
 from ..fileio import save_json
 from ..profiles import get_profile
-from .config import ExperimentConfig
+from .config import ExperimentConfig, code_fingerprint
 from .runs import run_dir
 from .train import HISTORY
 
@@ -81,8 +81,9 @@ SOURCES = ("study", "suite")
 
 
 def study_summary(configs: list[ExperimentConfig], tolerance: float = PLATEAU_TOLERANCE, source: str = "study") -> dict:
-    """The curves and plateaus of the study's runs, with where they come from (:data:`SOURCES`) and the data,
-    profile and recipe they ran with."""
+    """The curves and plateaus of the study's runs, with where they come from (:data:`SOURCES`), the fingerprint of
+    the code that trained them (:func:`~hgnlib.experiments.config.code_fingerprint`) and the data, profile and recipe
+    they ran with."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
     runs = []
@@ -96,7 +97,7 @@ def study_summary(configs: list[ExperimentConfig], tolerance: float = PLATEAU_TO
                      "loss": [h["loss"] for h in curve],
                      "plateau_step": plateau_step(steps, errors, tolerance) if curve else None})
     profile = get_profile(configs[0].profile)
-    return {"source": source, "data": configs[0].data, "profile": profile.name, "train_stride": profile.train_stride,
+    return {"source": source, "code": code_fingerprint(), "data": configs[0].data, "profile": profile.name, "train_stride": profile.train_stride,
             "test_stride": profile.test_stride, "recipe": configs[0].recipe.to_dict(), "tolerance": tolerance,
             "runs": runs}
 
