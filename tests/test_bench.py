@@ -143,3 +143,33 @@ def test_sharing_measurement_runs_the_workers_and_reports_the_speedup():
     assert out["one_process_steps_per_s"] > 0 and out["shared_steps_per_s"] > 0
     assert out["speedup"] == pytest.approx(out["shared_steps_per_s"] / out["one_process_steps_per_s"])
     assert out["efficiency"] == pytest.approx(out["speedup"] / 2)
+
+
+def test_suite_projection_times_steps_with_the_threads_of_one_worker(monkeypatch):
+    """The step times and the sharing speed-up must come from processes of the same threads (one worker's share of
+    the cores), or a CPU suite's projection is too short by the speed-up of the extra threads."""
+    import hgnlib.experiments.parallel as parallel
+    import hgnlib.tools.bench as bench
+    import hgnlib.tools.sharing as sharing
+
+    seen = []
+
+    def fake_time(fn, iters, warmup, repeats, device):
+        seen.append(torch.get_num_threads())
+        return {"seconds": 0.01, "runs": [0.01]}
+
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(bench, "time_per_call", fake_time)
+    monkeypatch.setattr(sharing, "shared_rate", lambda *a, **k: {"speedup": 1.5})
+    graphs = {"mesh_c1": synthetic_graph(12, seed=1), "mesh_c": synthetic_graph(7, seed=2)}
+    own = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = bench.suite_section("smoke", torch.device("cpu"), graphs, 2, 1, 0, 1, 0, lambda _: None)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(own)
+    assert seen and set(seen) == {2}
+    assert out["threads_per_process"] == 2 and out["jobs"] == 2
+    assert out["projected_seconds"] == pytest.approx(out["one_process_seconds"] / 1.5)
+    assert out["one_process_seconds"] == pytest.approx(sum(r["steps"] * 0.01 for r in out["runs"]))

@@ -186,3 +186,10 @@ def test_status_command_prints_and_writes_the_suite(suite_cache, tmp_path, capsy
     runs = json.loads(out.read_text())["runs"]
     assert len(runs) == len(all_configs("embedded", "smoke")) and {r["state"] for r in runs} == {"waiting"}
     assert runs[0]["run"].startswith("hgn-128") and "0 finished, 0 started" in capsys.readouterr().out
+
+
+def test_workers_share_the_cores_and_take_one_thread_on_a_gpu(monkeypatch):
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 8)
+    assert parallel.worker_threads(2) == 4 and parallel.worker_threads(3, "cpu") == 2
+    assert parallel.worker_threads(16) == 1
+    assert parallel.worker_threads(2, "cuda") == 1 and parallel.worker_threads(2, "cuda:0") == 1

@@ -38,7 +38,8 @@
   H100-class GPU. On CPU the section says it was skipped.
 - ``suite`` (with ``suite``): the projected training time of that profile's whole suite: every run's steps times
   its model's measured step time, summed, and with ``jobs`` > 1 divided by the speed-up that ``jobs`` processes
-  sharing the device measured together (:mod:`hgnlib.tools.sharing`).
+  sharing the device measured together (:mod:`hgnlib.tools.sharing`); every step is timed with the threads one of
+  ``jobs`` workers gets (``threads_per_process``).
 - ``goal``: the fast HGN-128 training step at batch 64 on CPU at least 10x faster than the reference, with equal
   outputs; ``met`` is null when this run did not measure it.
 
@@ -417,8 +418,11 @@ def suite_section(profile: str, device: torch.device, graphs: Mapping | None, jo
     """The projected training time of ``profile``'s whole suite on ``device``: for every run, its steps times the
     measured step time (batch 64, eager, the recipe's autocast) of its model, summed for one process; with
     ``jobs`` > 1, divided by the speed-up that ``jobs`` processes sharing the device measured
-    (:func:`hgnlib.tools.sharing.shared_rate`; ``ideal_seconds`` divides by ``jobs`` instead)."""
-    from ..experiments.parallel import total_steps
+    (:func:`hgnlib.tools.sharing.shared_rate`; ``ideal_seconds`` divides by ``jobs`` instead). The step times are
+    measured with the threads one of ``jobs`` workers gets (:func:`~hgnlib.experiments.parallel.worker_threads`),
+    as the sharing measurement's processes are: timing them with all the cores would make the projection of a
+    CPU suite too short by as much as the extra threads speed a step up."""
+    from ..experiments.parallel import total_steps, worker_threads
     from ..experiments.suite import all_configs
     from ..models.registry import build_model
     from ..profiles import get_profile
@@ -428,16 +432,21 @@ def suite_section(profile: str, device: torch.device, graphs: Mapping | None, jo
     cast = bf16_autocast(device, recipe.amp)
     configs = all_configs("embedded", profile)
     step_seconds: dict[str, float] = {}
-    for name in dict.fromkeys(c.model for c in configs):
-        progress(f"suite: {name}")
-        torch.manual_seed(seed)
-        model = build_model(name, graphs).to(device)
-        x, targets = random_batch(model, recipe.batch_size, device, seed)
-        optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
-        params = [p for p in model.parameters() if p.requires_grad]
-        step = time_per_call(lambda: train_once(model, params, optimizer, x, targets, cast), iters, warmup, repeats,
-                             device)
-        step_seconds[name] = step["seconds"]
+    threads, own_threads = worker_threads(jobs, device), torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for name in dict.fromkeys(c.model for c in configs):
+            progress(f"suite: {name}")
+            torch.manual_seed(seed)
+            model = build_model(name, graphs).to(device)
+            x, targets = random_batch(model, recipe.batch_size, device, seed)
+            optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+            params = [p for p in model.parameters() if p.requires_grad]
+            step = time_per_call(lambda: train_once(model, params, optimizer, x, targets, cast), iters, warmup,
+                                 repeats, device)
+            step_seconds[name] = step["seconds"]
+    finally:
+        torch.set_num_threads(own_threads)
     runs = [{"run": c.label, "steps": total_steps(c), "step_s": step_seconds[c.model]} for c in configs]
     one_process = sum(r["steps"] * r["step_s"] for r in runs)
     shared = None
@@ -447,8 +456,8 @@ def suite_section(profile: str, device: torch.device, graphs: Mapping | None, jo
     projected = one_process / (shared["speedup"] if shared else 1.0)
     goal = {**SUITE_GOAL, "projected_seconds": projected,
             "met": projected <= SUITE_GOAL["max_seconds"] if (device.type, profile) == ("cuda", "standard") else None}
-    return {"profile": profile, "runs": runs, "step_seconds": step_seconds, "one_process_seconds": one_process,
-            "jobs": jobs, "shared": shared, "projected_seconds": projected, "ideal_seconds": one_process / jobs,
+    return {"profile": profile, "runs": runs, "step_seconds": step_seconds, "threads_per_process": threads,
+            "one_process_seconds": one_process, "jobs": jobs, "shared": shared, "projected_seconds": projected, "ideal_seconds": one_process / jobs,
             "goal": goal,
             "note": "projection: steps x measured step time (no validation, evaluation or data preparation), "
                     "divided by the speed-up measured with the workers sharing the device"}
@@ -610,7 +619,8 @@ def summary_lines(result: Mapping) -> list[str]:
     if "suite" in result:
         su = result["suite"]
         lines.append(f"suite '{su['profile']}' ({len(su['runs'])} runs): projected {su['one_process_seconds'] / 60:.1f} "
-                     f"min in one process, {su['projected_seconds'] / 60:.1f} min with {su['jobs']} workers"
+                     f"min in one process of {su['threads_per_process']} thread(s), {su['projected_seconds'] / 60:.1f} min "
+                     f"with {su['jobs']} such workers"
                      + (f" (they share it {su['shared']['speedup']:.2f}x as fast as one)" if su.get("shared") else "")
                      + ("" if su["goal"]["met"] is None else
                         f" -> goal (<= {su['goal']['max_seconds'] / 60:.0f} min) {'met' if su['goal']['met'] else 'NOT met'}"))

@@ -5,7 +5,8 @@ faster than one process depends on how busy one process keeps the device: a smal
 it idle between kernels, and other processes' kernels can fill the gaps, until the device (or the host's cores)
 are saturated. :func:`shared_rate` starts ``jobs`` processes that each train HGN-128 (batch 64, random data on the
 device) for the same number of steps, released together by a barrier, and reports the aggregate steps per second
-against one process alone.
+against one process alone. Every process, the lone one included, runs the threads a worker of ``hgn reproduce
+--jobs N`` would get (:func:`hgnlib.experiments.parallel.worker_threads`), so the speed-up compares like with like.
 """
 from __future__ import annotations
 
@@ -21,14 +22,14 @@ SHARED_MODEL = "hgn-128"
 WORKER_TIMEOUT_S = 300
 
 
-def _worker(graphs: Mapping | None, device: str, steps: int, warmup: int, amp: bool, seed: int, barrier,
-            results) -> None:
+def _worker(graphs: Mapping | None, device: str, steps: int, warmup: int, amp: bool, seed: int, threads: int,
+            barrier, results) -> None:
     from ..models.registry import build_model
     from .bench import bf16_autocast, random_batch, train_once
     from .profiling import synchronizer
 
     try:
-        torch.set_num_threads(1)
+        torch.set_num_threads(threads)
         dev = torch.device(device)
         torch.manual_seed(seed)
         model = build_model(SHARED_MODEL, graphs).to(dev)
@@ -52,11 +53,13 @@ def _worker(graphs: Mapping | None, device: str, steps: int, warmup: int, amp: b
 
 
 def _timed(graphs: Mapping | None, device: torch.device, jobs: int, steps: int, warmup: int, amp: bool,
-           seed: int) -> float:
-    """Seconds until all of ``jobs`` processes have trained ``steps`` steps each, started together."""
+           seed: int, threads: int) -> float:
+    """Seconds until all of ``jobs`` processes of ``threads`` threads have trained ``steps`` steps each, started
+    together."""
     ctx = torch.multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(jobs), ctx.Queue()
-    workers = [ctx.Process(target=_worker, args=(graphs, str(device), steps, warmup, amp, seed + i, barrier, results))
+    workers = [ctx.Process(target=_worker, args=(graphs, str(device), steps, warmup, amp, seed + i, threads, barrier,
+                                                    results))
                for i in range(jobs)]
     for w in workers:
         w.start()
@@ -76,11 +79,16 @@ def _timed(graphs: Mapping | None, device: torch.device, jobs: int, steps: int, 
 
 def shared_rate(graphs: Mapping | None, device: torch.device, jobs: int, steps: int = 200, warmup: int = 10,
                 amp: bool = False, seed: int = 0) -> dict:
-    """Aggregate training steps per second of ``jobs`` processes sharing ``device``, against one process."""
+    """Aggregate training steps per second of ``jobs`` processes sharing ``device``, against one process, every
+    process with the threads of one of ``jobs`` workers."""
+    from ..experiments.parallel import worker_threads
+
     if jobs < 1 or steps < 1:
         raise ValueError(f"jobs and steps must be at least 1, got {jobs} and {steps}")
-    alone = steps / _timed(graphs, device, 1, steps, warmup, amp, seed)
-    together = jobs * steps / _timed(graphs, device, jobs, steps, warmup, amp, seed) if jobs > 1 else alone
-    return {"model": SHARED_MODEL, "batch_size": 64, "amp": amp, "jobs": jobs, "steps_per_process": steps,
+    threads = worker_threads(jobs, device)
+    alone = steps / _timed(graphs, device, 1, steps, warmup, amp, seed, threads)
+    together = jobs * steps / _timed(graphs, device, jobs, steps, warmup, amp, seed, threads) if jobs > 1 else alone
+    return {"model": SHARED_MODEL, "batch_size": 64, "amp": amp, "jobs": jobs, "threads_per_process": threads,
+            "steps_per_process": steps,
             "one_process_steps_per_s": alone, "shared_steps_per_s": together, "speedup": together / alone,
             "efficiency": together / alone / jobs}
