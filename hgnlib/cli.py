@@ -182,6 +182,7 @@ def cmd_status(args) -> int:
     table = pd.DataFrame(rows).drop(columns="cost").set_index("run")
     for column in ("val_mpjpe_last", "val_mpjpe_best", "test_mpjpe"):
         table[column] = pd.to_numeric(table[column])
+    table["plateau_step"] = table["plateau_step"].map(lambda step: "-" if pd.isna(step) else str(int(step)))
     with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 70):
         print(table.round(1).to_string(na_rep="-"))
     print(f"{args.data} data, profile {args.profile}: {status_summary(rows)}")
@@ -526,8 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "--evals-per-epoch are then not used")
     co.set_defaults(func=cmd_converge)
 
-    st = sub.add_parser("status", help="where each run of a profile's suite stands (finished, started, waiting), "
-                                       "in the order hgn reproduce starts them")
+    st = sub.add_parser("status", help="where each run of a profile's suite stands (finished, started, waiting; "
+                                       "steps; validation MPJPE; the step from which it has plateaued, < 2 %% over "
+                                       "the last quarter), in the order hgn reproduce starts them")
     st.add_argument("--data", choices=["embedded", "h36m"], default="embedded")
     st.add_argument("--profile", choices=sorted(PROFILES), default="standard")
     st.add_argument("--json", help="also write the rows to this JSON file")

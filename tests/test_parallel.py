@@ -173,8 +173,29 @@ def test_status_lists_each_run_as_finished_started_or_waiting(suite_cache, tmp_p
     assert rows[started.label]["state"] == "started" and rows[started.label]["test_mpjpe"] is None
     assert 0 <= rows[started.label]["steps"] < rows[started.label]["total_steps"]
     assert rows[waiting.label]["state"] == "waiting" and rows[waiting.label]["steps"] == 0
-    assert rows[waiting.label]["val_mpjpe_last"] is None
+    assert rows[waiting.label]["val_mpjpe_last"] is None and rows[waiting.label]["plateau_step"] is None
+    history = cached_result(finished).history
+    assert rows[finished.label]["plateau_step"] == plateau_step([h["step"] for h in history],
+                                                                 [h["mpjpe"] for h in history])
     assert "3 runs: 1 finished, 1 started, 1 waiting" in parallel.status_summary(list(rows.values()))
+
+
+def test_status_gives_the_step_a_run_has_plateaued_from(tmp_path, monkeypatch):
+    """A run whose best validation error stopped improving is plateaued from the first step it stays flat; one still
+    improving by more than 2 % over its last quarter is not."""
+    flat, falling = small("semgcn-128", 0), small("semgcn-128", 1)
+    curves = {flat: [100, 50, 40, 39.9, 39.8, 39.8, 39.8, 39.8], falling: [100, 80, 60, 50, 40, 30, 20, 10]}
+    for config, errors in curves.items():
+        folder = tmp_path / config.label
+        folder.mkdir()
+        (folder / train_module.HISTORY).write_text(json.dumps(
+            [{"step": 100 * (i + 1), "mpjpe": e} for i, e in enumerate(errors)]))
+    monkeypatch.setattr(parallel, "run_dir", lambda c: tmp_path / c.label)
+    monkeypatch.setattr(parallel, "total_steps", lambda c: 1000)
+    monkeypatch.setattr(parallel, "cached_result", lambda c: None)
+    rows = {r["run"]: r for r in parallel.suite_status([flat, falling])}
+    assert rows[flat.label]["plateau_step"] == 400 and rows[falling.label]["plateau_step"] is None
+    assert rows[flat.label]["state"] == rows[falling.label]["state"] == "started"
 
 
 def test_status_command_prints_and_writes_the_suite(suite_cache, tmp_path, capsys):

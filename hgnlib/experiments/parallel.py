@@ -34,6 +34,7 @@ from tqdm import tqdm
 from ..errors import HGNError
 from ..models.registry import get_config
 from .config import ExperimentConfig
+from .convergence import plateau_step
 from .runs import METRICS_FILE, cached_result, load_data, prepare, run_dir, run_experiment
 from .train import CHECKPOINT, HISTORY, batches
 
@@ -83,7 +84,8 @@ def steps_done(folder: Path, total: int) -> int:
 def suite_status(configs: list[ExperimentConfig], first: Sequence[Iterable[ExperimentConfig]] = ()) -> list[dict]:
     """Where each run of a suite stands, in the order the runs start (:func:`start_order`): its state ('finished';
     'started': running or interrupted, it has a checkpoint or a history; 'waiting'), steps done of its total, the last
-    and best validation MPJPE so far, and the final test MPJPE once finished."""
+    and best validation MPJPE so far, the step from which its validation error has plateaued so far
+    (:func:`~hgnlib.experiments.convergence.plateau_step`; None before), and the final test MPJPE once finished."""
     rows = []
     for config in start_order(list(dict.fromkeys(configs)), first):
         folder, total = run_dir(config), total_steps(config)
@@ -94,6 +96,8 @@ def suite_status(configs: list[ExperimentConfig], first: Sequence[Iterable[Exper
                      "steps": steps_done(folder, total), "total_steps": total, "cost": cost_estimate(config) * total,
                      "val_mpjpe_last": history[-1]["mpjpe"] if history else None,
                      "val_mpjpe_best": min(h["mpjpe"] for h in history) if history else None,
+                     "plateau_step": plateau_step([h["step"] for h in history], [h["mpjpe"] for h in history])
+                     if history else None,
                      "test_mpjpe": result.metrics["mpjpe"] if result else None})
     return rows
 
