@@ -148,11 +148,14 @@ class SuiteProgress:
         self.bar.close()
 
 
+def _on_gpu(device: str | torch.device | None) -> bool:
+    return device is not None and str(device).startswith("cuda")
+
+
 def worker_threads(jobs: int, device: str | torch.device | None = None) -> int:
     """Threads of each of ``jobs`` worker processes: one on a GPU (the device does the work), else the CPU's cores
     shared out among the workers."""
-    on_gpu = device is not None and str(device).startswith("cuda")
-    return 1 if on_gpu else max(1, (os.cpu_count() or 1) // jobs)
+    return 1 if _on_gpu(device) else max(1, (os.cpu_count() or 1) // jobs)
 
 
 def _init_worker(threads: int) -> None:
@@ -219,10 +222,9 @@ def run_many(configs: list[ExperimentConfig], jobs: int = 1, log: Callable[[str]
 
 def _run_pool(todo: list[ExperimentConfig], jobs: int, device: str | None, bar: SuiteProgress,
               log: Callable[[str], None]) -> None:
-    on_gpu = device is not None and str(device).startswith("cuda")
     threads = worker_threads(jobs, device)
     log(f"training {len(todo)} runs in {jobs} worker processes of {threads} thread(s)"
-        + (f", sharing {device}" if on_gpu else ""))
+        + (f", sharing {device}" if _on_gpu(device) else ""))
     context = multiprocessing.get_context("spawn")
     with futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
                                      initargs=(threads,)) as pool:

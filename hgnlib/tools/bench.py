@@ -457,8 +457,8 @@ def suite_section(profile: str, device: torch.device, graphs: Mapping | None, jo
     goal = {**SUITE_GOAL, "projected_seconds": projected,
             "met": projected <= SUITE_GOAL["max_seconds"] if (device.type, profile) == ("cuda", "standard") else None}
     return {"profile": profile, "runs": runs, "step_seconds": step_seconds, "threads_per_process": threads,
-            "one_process_seconds": one_process, "jobs": jobs, "shared": shared, "projected_seconds": projected, "ideal_seconds": one_process / jobs,
-            "goal": goal,
+            "one_process_seconds": one_process, "jobs": jobs, "shared": shared, "projected_seconds": projected,
+            "ideal_seconds": one_process / jobs, "goal": goal,
             "note": "projection: steps x measured step time (no validation, evaluation or data preparation), "
                     "divided by the speed-up measured with the workers sharing the device"}
 
