@@ -189,6 +189,27 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_runs_export(args) -> int:
+    from .experiments.transfer import export_runs, shipped_runs_dir
+
+    dest = Path(args.dir) if args.dir else shipped_runs_dir(args.data, args.profile)
+    rows = export_runs(dest, args.data, args.profile, partial=not args.finished_only)
+    for row in rows:
+        print(f"{row['key']}  {row['state']:8s} {row['steps']:>7d} steps  {row['label']}")
+    print(f"{len(rows)} run(s) of {args.data} data, profile {args.profile}, exported to {dest}")
+    return 0
+
+
+def cmd_runs_import(args) -> int:
+    from .experiments.transfer import import_runs, import_summary
+
+    rows = import_runs(Path(args.dir))
+    for row in rows:
+        print(f"{row['key']}  {str(row['state']):8s} {row['action']}  ({row['label']})")
+    print(import_summary(rows))
+    return 0 if not any(r["action"].startswith("skipped") for r in rows) else 1
+
+
 def cmd_converge(args) -> int:
     from .experiments.convergence import study_configs, suite_study_configs, write_summary
     from .experiments.parallel import run_many
@@ -214,6 +235,19 @@ def _summary_row(result) -> dict:
     return row
 
 
+def check_compile_amp(recipe, device: str | None) -> None:
+    """Refuse ``torch.compile`` with bfloat16 autocast on a CPU: with torch 2.13 the compiled HGN-128's gradients are
+    NaN from the first step (eager bf16 and compiled float32 are finite, and compiled float32 is no faster than eager
+    bf16 there), so such a run would train nothing and fail at its first validation."""
+    import torch
+
+    on_cpu = (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cpu")
+    if recipe.compile and recipe.amp and on_cpu:
+        raise HGNError("torch.compile with bfloat16 autocast gives NaN gradients on a CPU (HGN-128, torch 2.13); "
+                       "fix: drop --compile (eager bf16 is the fastest on a CPU), or --set amp=false to compile in "
+                       "float32")
+
+
 def cmd_train(args) -> int:
     from .experiments import ExperimentConfig, run_experiment, seed_spread
     from .experiments.variants import variant_settings
@@ -231,6 +265,7 @@ def cmd_train(args) -> int:
                                 overrides=tuple(overrides.items()), **fields)
     except ValueError as exc:
         raise HGNError(str(exc)) from None
+    check_compile_amp(base.recipe, args.device)
     results = [run_experiment(base.with_seed(seed), data_folder=args.data_dir, progress=not args.json,
                               device=args.device, resume=args.resume, restart=args.restart)
                for seed in args.seeds]
@@ -534,6 +569,19 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--profile", choices=sorted(PROFILES), default="standard")
     st.add_argument("--json", help="also write the rows to this JSON file")
     st.set_defaults(func=cmd_status)
+
+    runs = sub.add_parser("runs", help="carry trained runs between result caches (machines, sessions)")
+    runs_sub = runs.add_subparsers(dest="action", required=True)
+    rex = runs_sub.add_parser("export", help="copy a profile's runs (finished; started ones resumable) to a folder")
+    rex.add_argument("dir", nargs="?", help="the folder (default: reports/<data>-<profile>/runs, the runs the "
+                                            "project ships with its reports)")
+    rex.add_argument("--data", choices=["embedded", "h36m"], default="embedded")
+    rex.add_argument("--profile", choices=sorted(PROFILES), default="standard")
+    rex.add_argument("--finished-only", action="store_true", help="leave out the started runs' checkpoints")
+    rex.set_defaults(func=cmd_runs_export)
+    rim = runs_sub.add_parser("import", help="check the runs of an exported folder and copy them into this cache")
+    rim.add_argument("dir", help="a folder written by hgn runs export")
+    rim.set_defaults(func=cmd_runs_import)
 
     rep = sub.add_parser("reproduce", help="execute the notebooks and render reports")
     rep.add_argument("--data", choices=["embedded", "h36m"], default="embedded")

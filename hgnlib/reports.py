@@ -7,7 +7,9 @@ executions are also copied back into ``notebooks/`` (:mod:`hgnlib.notebook_files
 with the notebook, the cell and the error named, and leaves no partial file behind.
 
 Before the notebooks run, every training run they need (:func:`hgnlib.experiments.suite.all_configs`) is trained
-in ``jobs`` parallel worker processes; the notebooks then read the result cache.
+in ``jobs`` parallel worker processes; the notebooks then read the result cache. Runs the project ships beside a
+profile's reports (``reports/<data>-<profile>/runs/``, :mod:`hgnlib.experiments.transfer`) are imported into the
+cache first, so a fresh clone renders those reports, or resumes that suite, without training what they hold again.
 
 ``run.json`` records what the reports were made from (:func:`provenance`: the fingerprint of the code that
 determines results, of the embedded data's generator, and of every notebook's cells); :func:`stale_reports` says
@@ -91,6 +93,11 @@ def reproduce(data: str = "embedded", profile: str = "quick", out_dir: str | Pat
     out = Path(out_dir) if out_dir else repo_root() / "reports" / f"{data}-{profile}"
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    from .experiments.transfer import INDEX as RUNS_INDEX, import_runs, import_summary, shipped_runs_dir
+
+    shipped = shipped_runs_dir(data, profile)
+    if (shipped / RUNS_INDEX).exists():
+        log(f"runs shipped in {shipped}: {import_summary(import_runs(shipped))}")
     if jobs > 0:
         pretrain(data, profile, jobs, log, **run_options)
     trained = time.perf_counter() - started

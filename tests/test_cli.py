@@ -115,3 +115,11 @@ def test_torchrun_trains_with_two_processes(tmp_path, smoke_dataset):
     assert runs[0]["metrics"]["mpjpe"] > 0
     info = json.loads((tmp_path / "cache" / "runs" / runs[0]["key"] / "metrics.json").read_text())["info"]
     assert info["processes"] == 2
+
+
+def test_compiling_under_bf16_autocast_on_a_cpu_is_refused_before_training(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("HGN_DATA_DIR", str(tmp_path))
+    assert main(["train", "--model", "hgn-64", "--profile", "smoke", "--amp", "--compile", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "NaN gradients" in err and "fix:" in err
+    assert not (tmp_path / "cache").exists()  # nothing trained, nothing cached
