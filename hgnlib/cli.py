@@ -241,7 +241,9 @@ def check_compile_amp(recipe, device: str | None) -> None:
     bf16 there), so such a run would train nothing and fail at its first validation."""
     import torch
 
-    on_cpu = (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cpu")
+    from .fitting import default_device
+
+    on_cpu = (torch.device(device) if device else default_device()).type == "cpu"
     if recipe.compile and recipe.amp and on_cpu:
         raise HGNError("torch.compile with bfloat16 autocast gives NaN gradients on a CPU (HGN-128, torch 2.13); "
                        "fix: drop --compile (eager bf16 is the fastest on a CPU), or --set amp=false to compile in "

@@ -94,9 +94,7 @@ def _config_of(folder: Path) -> tuple[ExperimentConfig, str]:
 
 
 def _copy(src: Path, dst: Path) -> None:
-    """Copy a file atomically, unless ``dst`` already has the same bytes."""
-    if dst.is_file() and dst.stat().st_size == src.stat().st_size and _sha256(dst) == _sha256(src):
-        return
+    """Copy a file atomically."""
     with atomic_path(dst) as tmp:
         shutil.copyfile(src, tmp)
 
