@@ -173,8 +173,11 @@ def cmd_status(args) -> int:
 
     from .experiments.parallel import status_summary, suite_status
     from .experiments.suite import all_configs, spread_groups
+    from .fileio import check_output_path
 
-    rows = suite_status(all_configs(args.data, args.profile), spread_groups(args.data, args.profile))
+    configs = all_configs(args.data, args.profile)
+    plot = check_output_path(args.plot, (".png", ".svg", ".pdf"), "--plot") if args.plot else None
+    rows = suite_status(configs, spread_groups(args.data, args.profile))
     if args.json:
         from .fileio import save_json
 
@@ -186,7 +189,36 @@ def cmd_status(args) -> int:
     with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 70):
         print(table.round(1).to_string(na_rep="-"))
     print(f"{args.data} data, profile {args.profile}: {status_summary(rows)}")
+    if plot:
+        _plot_status(plot, configs, rows, args.data, args.profile)
+        print(f"wrote {plot}")
     return 0
+
+
+def _plot_status(out: Path, configs: list, rows: list[dict], data: str, profile: str) -> None:
+    """The learning curves of a suite's runs so far, with the convergence study's behind them, as a figure file."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .experiments.convergence import load_study, study_summary
+    from .experiments.parallel import status_summary
+    from .fileio import atomic_path
+    from .plotting import plot_suite_progress
+
+    lengths = {r["total_steps"] for r in rows if r["state"] != "waiting"}
+    fig, ax = plt.subplots(figsize=(8, 5))
+    try:
+        plot_suite_progress(ax, study_summary(list(dict.fromkeys(configs)), source="suite"),
+                            total_steps=lengths.pop() if len(lengths) == 1 else None,
+                            reference=load_study(data, profile))
+        ax.set_title(f"{data} data, profile {profile}\n{status_summary(rows)}", fontsize=9)
+        fig.tight_layout()
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, dpi=110)
+    finally:
+        plt.close(fig)
 
 
 def cmd_runs_export(args) -> int:
@@ -570,6 +602,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--data", choices=["embedded", "h36m"], default="embedded")
     st.add_argument("--profile", choices=sorted(PROFILES), default="standard")
     st.add_argument("--json", help="also write the rows to this JSON file")
+    st.add_argument("--plot", help="also draw the runs' validation curves so far, with the convergence study's "
+                                   "behind them, to this .png, .svg or .pdf file")
     st.set_defaults(func=cmd_status)
 
     runs = sub.add_parser("runs", help="carry trained runs between result caches (machines, sessions)")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import ScalarFormatter
 
 from .skeleton import BONES, LEFT_JOINTS, RIGHT_JOINTS
 
@@ -106,6 +107,38 @@ def plot_learning_curves(ax, summary: dict, metric: str = "mpjpe") -> None:
     ax.set_xlabel("training steps (batch 64)")
     ax.set_ylabel(f"validation {metric.upper().replace('_', '-')} (mm)")
     ax.legend(fontsize=8)
+
+
+def plot_suite_progress(ax, summary: dict, total_steps: int | None = None, reference: dict | None = None,
+                        metric: str = "mpjpe") -> None:
+    """A suite in progress: the validation curves its runs have so far (``summary``: a
+    :func:`~hgnlib.experiments.convergence.study_summary` of the suite's runs; runs without a curve are left out),
+    one colour per model and one line style per seed, the profile's length ``total_steps`` as a dashed line, and the
+    curves of a ``reference`` summary (the convergence study) in thin grey behind them."""
+    if reference is not None:
+        for k, run in enumerate(r for r in reference["runs"] if r["steps"]):
+            ax.plot(run["steps"], run[metric], color="0.6", lw=0.8, alpha=0.8, zorder=1,
+                    label=f"convergence study ({reference['source']})" if k == 0 else None)
+            ax.annotate(f"{run['model']} s{run['seed']}", (run["steps"][-1], run[metric][-1]), fontsize=6,
+                        color="0.4", xytext=(2, 0), textcoords="offset points", va="center")
+    styles, colors = ("-", "--", ":", "-."), {}
+    for run in summary["runs"]:
+        if not run["steps"]:
+            continue
+        color = colors.setdefault(run["model"], f"C{len(colors)}")
+        ax.plot(run["steps"], run[metric], color=color, lw=1.3, ls=styles[run["seed"] % len(styles)], zorder=2,
+                label=run["label"])
+    if total_steps:
+        ax.axvline(total_steps, color="k", ls="--", lw=0.8, label=f"profile length ({total_steps:,} steps)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    if reference is not None:
+        ax.set_xlim(right=ax.get_xlim()[1] * 1.6)  # room for the study curves' labels
+    ax.set_xlabel("training steps (batch 64)")
+    ax.set_ylabel(f"validation {metric.upper().replace('_', '-')} (mm)")
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(ScalarFormatter())
+    ax.legend(fontsize=7)
 
 
 def gap_chart(ax, labels: list[str], ours: list[float], paper: list[float], reference: int = 0,

@@ -14,7 +14,7 @@ from hgnlib.experiments import ExperimentConfig, cached_result, run_experiment
 from hgnlib.experiments import parallel
 from hgnlib.experiments import train as train_module
 from hgnlib.experiments.config import code_fingerprint
-from hgnlib.experiments.convergence import plateau_step, study_summary
+from hgnlib.experiments.convergence import plateau_step, study_summary, suite_study_configs
 from hgnlib.experiments.runs import METRICS_FILE, run_dir
 from hgnlib.experiments.train import CHECKPOINT
 
@@ -144,7 +144,6 @@ def test_reproduce_starts_the_spread_and_claim_runs_first():
 
 def test_converge_suite_summarises_the_profiles_own_spread_runs(suite_cache, tmp_path):
     from hgnlib.cli import main
-    from hgnlib.experiments.convergence import suite_study_configs
 
     configs = suite_study_configs("smoke")
     assert {(c.model, c.seed, c.overrides) for c in configs} == {
@@ -207,6 +206,47 @@ def test_status_command_prints_and_writes_the_suite(suite_cache, tmp_path, capsy
     runs = json.loads(out.read_text())["runs"]
     assert len(runs) == len(all_configs("embedded", "smoke")) and {r["state"] for r in runs} == {"waiting"}
     assert runs[0]["run"].startswith("hgn-128") and "0 finished, 0 started" in capsys.readouterr().out
+
+
+def test_status_plot_draws_each_started_run_once_over_the_study(suite_cache, tmp_path, capsys):
+    """``hgn status --plot`` draws the curve of every run that has validated (one colour per model, one line style
+    per seed), none for waiting runs, and the stored convergence study's curves in grey behind them; a file name
+    that cannot take a figure is refused before anything is read."""
+    import matplotlib.pyplot as plt
+
+    from hgnlib.cli import main
+    from hgnlib.experiments.suite import all_configs
+    from hgnlib.plotting import plot_suite_progress
+
+    configs = list(dict.fromkeys(all_configs("embedded", "smoke")))
+    spread = suite_study_configs("smoke")  # HGN-128 and SemGCN-128 at each seed, as the suite trains them
+    hgn = [c for c in spread if c.model == "hgn-128"][:2]
+    semgcn = next(c for c in spread if c.model == "semgcn-128")
+    assert hgn[0].seed != hgn[1].seed and {*hgn, semgcn} <= set(configs)
+    for config, errors in ((hgn[0], [90, 60, 50]), (hgn[1], [95, 70]), (semgcn, [120, 80, 75])):
+        run_dir(config).mkdir(parents=True)
+        (run_dir(config) / train_module.HISTORY).write_text(json.dumps(
+            [{"step": 10 * (i + 1), "mpjpe": e, "pa_mpjpe": e / 2, "lr": 1e-3, "loss": 1.0}
+             for i, e in enumerate(errors)]))
+    summary = study_summary(configs, source="suite")
+    reference = {"source": "study", "runs": [{"model": "hgn-128", "seed": 0, "steps": [5, 50], "mpjpe": [100, 40]}]}
+    fig, ax = plt.subplots()
+    plot_suite_progress(ax, summary, total_steps=60, reference=reference)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    plt.close(fig)
+    assert {hgn[0].label, hgn[1].label, semgcn.label} <= set(lines)
+    assert len([label for label in lines if not label.startswith("_")]) == 5  # 3 runs, the study, the length
+    assert list(lines[hgn[1].label].get_ydata()) == [95, 70]
+    assert lines[hgn[0].label].get_color() == lines[hgn[1].label].get_color() != lines[semgcn.label].get_color()
+    assert lines[hgn[0].label].get_linestyle() != lines[hgn[1].label].get_linestyle()
+    assert lines["convergence study (study)"].get_color() == "0.6"
+
+    out = tmp_path / "progress.png"
+    assert main(["status", "--profile", "smoke", "--plot", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "3 started" in capsys.readouterr().out
+    assert main(["status", "--profile", "smoke", "--plot", str(tmp_path / "progress.txt")]) == 2
+    assert "--plot has the extension '.txt'" in capsys.readouterr().err
+    assert not (tmp_path / "progress.txt").exists()
 
 
 def test_workers_share_the_cores_and_take_one_thread_on_a_gpu(monkeypatch):
