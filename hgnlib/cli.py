@@ -197,9 +197,6 @@ def cmd_status(args) -> int:
 
 def _plot_status(out: Path, configs: list, rows: list[dict], data: str, profile: str) -> None:
     """The learning curves of a suite's runs so far, with the convergence study's behind them, as a figure file."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from .experiments.convergence import load_study, study_summary

@@ -102,11 +102,16 @@ def plot_learning_curves(ax, summary: dict, metric: str = "mpjpe") -> None:
                 label=f"{run['model']} seed {run['seed']}")
         if run["plateau_step"] is not None:
             ax.axvline(run["plateau_step"], color=color, ls=":", lw=1)
+    _learning_curve_axes(ax, metric)
+    ax.legend(fontsize=8)
+
+
+def _learning_curve_axes(ax, metric: str) -> None:
+    """Log-log axes of validation error against training steps."""
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("training steps (batch 64)")
     ax.set_ylabel(f"validation {metric.upper().replace('_', '-')} (mm)")
-    ax.legend(fontsize=8)
 
 
 def plot_suite_progress(ax, summary: dict, total_steps: int | None = None, reference: dict | None = None,
@@ -130,12 +135,9 @@ def plot_suite_progress(ax, summary: dict, total_steps: int | None = None, refer
                 label=run["label"])
     if total_steps:
         ax.axvline(total_steps, color="k", ls="--", lw=0.8, label=f"profile length ({total_steps:,} steps)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _learning_curve_axes(ax, metric)
     if reference is not None:
         ax.set_xlim(right=ax.get_xlim()[1] * 1.6)  # room for the study curves' labels
-    ax.set_xlabel("training steps (batch 64)")
-    ax.set_ylabel(f"validation {metric.upper().replace('_', '-')} (mm)")
     ax.yaxis.set_major_formatter(ScalarFormatter())
     ax.yaxis.set_minor_formatter(ScalarFormatter())
     ax.legend(fontsize=7)
