@@ -105,10 +105,11 @@ def main(argv: list[str]) -> int:
     if task == "reproduce":
         cmd = [str(_bin("hgn")), "reproduce", "--data", "embedded", "--profile", "quick", *rest]
     else:
-        # nbval re-runs the smoke-profile executions and compares their outputs.
+        # nbval re-runs the smoke-profile executions and compares their outputs; the slowest tests are listed, so
+        # that a test that grows is seen before the suite passes its 20 minutes on 2 cores.
         cmd = [str(_bin("python")), "-m", "pytest", "tests", "--nbval", SMOKE_DIR, "--nbval-current-env",
                "--nbval-sanitize-with",
-               "tests/nbval_sanitize.cfg", "-p", "no:cacheprovider", *rest]
+               "tests/nbval_sanitize.cfg", "-p", "no:cacheprovider", "--durations=15", *rest]
     print("+", " ".join(cmd), flush=True)
     return subprocess.run(cmd, cwd=ROOT, env=env).returncode
 
