@@ -323,13 +323,13 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .experiments.artifacts import read_bundle
+    from .experiments.artifacts import load_model
     from .data.folders import dataset_folder
     from .experiments.evaluate import evaluate_model_file
     from .lift.model import resolve_model
 
     path = resolve_model(args.model, args.profile, args.data, args.data_dir)
-    read_bundle(path)  # a bad model file is reported before any data is read or generated
+    load_model(path)  # a bad model file (entries, architecture, weights) is reported before any data is read or made
     folder = dataset_folder(args.data, args.profile, args.data_dir or None, generate=True)
     stride = args.test_stride or get_profile(args.profile).test_stride
     result, info = evaluate_model_file(path, folder, args.source, stride, args.flip, device=args.device or "cpu")
