@@ -329,7 +329,10 @@ def cmd_eval(args) -> int:
     from .lift.model import resolve_model
 
     path = resolve_model(args.model, args.profile, args.data, args.data_dir)
-    load_model(path)  # a bad model file (entries, architecture, weights) is reported before any data is read or made
+    # A bad model file (entries, architecture, weights) is reported before any data is read or made. The model is
+    # built again inside evaluate_model_file (a few hundredths of a second); passing it in would change
+    # experiments/evaluate.py, part of the result fingerprint (RESULT_CODE), and so re-key every cached run.
+    load_model(path)
     folder = dataset_folder(args.data, args.profile, args.data_dir or None, generate=True)
     stride = args.test_stride or get_profile(args.profile).test_stride
     result, info = evaluate_model_file(path, folder, args.source, stride, args.flip, device=args.device or "cpu")
