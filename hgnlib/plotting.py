@@ -119,7 +119,10 @@ def plot_suite_progress(ax, summary: dict, total_steps: int | None = None, refer
     """A suite in progress: the validation curves its runs have so far (``summary``: a
     :func:`~hgnlib.experiments.convergence.study_summary` of the suite's runs; runs without a curve are left out),
     one colour per model and one line style per seed, the profile's length ``total_steps`` as a dashed line, and the
-    curves of a ``reference`` summary (the convergence study) in thin grey behind them."""
+    curves of a ``reference`` summary (the convergence study) in thin grey behind them. A reference summarising the
+    suite's own runs (source ``suite``, what ``hgn converge --suite`` writes) would repeat them and is not drawn."""
+    if reference is not None and reference["source"] == "suite":
+        reference = None
     if reference is not None:
         for k, run in enumerate(r for r in reference["runs"] if r["steps"]):
             ax.plot(run["steps"], run[metric], color="0.6", lw=0.8, alpha=0.8, zorder=1,

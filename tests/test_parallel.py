@@ -210,8 +210,9 @@ def test_status_command_prints_and_writes_the_suite(suite_cache, tmp_path, capsy
 
 def test_status_plot_draws_each_started_run_once_over_the_study(suite_cache, tmp_path, capsys):
     """``hgn status --plot`` draws the curve of every run that has validated (one colour per model, one line style
-    per seed), none for waiting runs, and the stored convergence study's curves in grey behind them; a file name
-    that cannot take a figure is refused before anything is read."""
+    per seed), none for waiting runs, and the stored convergence study's curves in grey behind them (not when the
+    stored file summarises the suite's own runs); a file name that cannot take a figure is refused before anything
+    is read."""
     import matplotlib.pyplot as plt
 
     from hgnlib.cli import main
@@ -240,6 +241,10 @@ def test_status_plot_draws_each_started_run_once_over_the_study(suite_cache, tmp
     assert lines[hgn[0].label].get_color() == lines[hgn[1].label].get_color() != lines[semgcn.label].get_color()
     assert lines[hgn[0].label].get_linestyle() != lines[hgn[1].label].get_linestyle()
     assert lines["convergence study (study)"].get_color() == "0.6"
+    fig, ax = plt.subplots()  # a convergence file written from the suite's own runs is not drawn a second time
+    plot_suite_progress(ax, summary, total_steps=60, reference={**reference, "source": "suite"})
+    assert len(ax.get_lines()) == 4 and not ax.texts  # 3 runs and the length, no grey curve or its label
+    plt.close(fig)
 
     out = tmp_path / "progress.png"
     assert main(["status", "--profile", "smoke", "--plot", str(out)]) == 0
