@@ -275,13 +275,15 @@ def check_compile_amp(recipe, device: str | None) -> None:
     on_cpu = (torch.device(device) if device else default_device()).type == "cpu"
     if recipe.compile and recipe.amp and on_cpu:
         raise HGNError("torch.compile with bfloat16 autocast gives NaN gradients on a CPU (HGN-128, torch 2.13); "
-                       "fix: drop --compile (eager bf16 is the fastest on a CPU), or --set amp=false to compile in "
-                       "float32")
+                       "fix: drop --compile (eager bf16 is the fastest on a CPU with bfloat16 instructions), or --set "
+                       "amp=false to compile in float32")
 
 
 def cmd_train(args) -> int:
     from .experiments import ExperimentConfig, run_experiment, seed_spread
     from .experiments.variants import variant_settings
+    from .fitting import default_device
+    from .precision import slow_autocast_note
 
     try:
         preset, preset_overrides = variant_settings(args.variant, args.model, args.profile)
@@ -297,6 +299,9 @@ def cmd_train(args) -> int:
     except ValueError as exc:
         raise HGNError(str(exc)) from None
     check_compile_amp(base.recipe, args.device)
+    note = slow_autocast_note(base.recipe.amp, args.device or default_device())
+    if note:
+        print(note, file=sys.stderr)
     results = [run_experiment(base.with_seed(seed), data_folder=args.data_dir, progress=not args.json,
                               device=args.device, resume=args.resume, restart=args.restart)
                for seed in args.seeds]

@@ -100,18 +100,21 @@ PAPER_RECIPE = Recipe()
 QUICK_FIT = FitConfig(steps=6, refine_steps=2, shape_frames=32, shape_steps=6, shape_starts=1)
 #: A few hundred steps: the paper's optimiser (Adam), batch (64) and clipping (max-norm 1) with a larger learning
 #: rate (8e-3) whose stepped decay is compressed and stronger (x0.4 every 0.4 epoch instead of x0.9 every 20),
-#: outputs initialised small, bfloat16 autocast (faster on CPUs with bf16 units). The learning rate and decay were
-#: chosen on SemGCN and HGN over seeds; notebook 03 measures what each choice buys against the paper's value.
+#: outputs initialised small, in float32. The learning rate and decay were chosen on SemGCN and HGN over seeds;
+#: notebook 03 measures what each choice buys against the paper's value. No bfloat16 autocast: it is faster only on
+#: CPUs with bfloat16 instructions and about 10x slower on the AVX2-only processors of most laptops
+#: (:mod:`hgnlib.precision`), and this profile is the one that must be quick everywhere.
 QUICK_RECIPE = Recipe(epochs=2, lr=8e-3, decay_every=0.4, lr_decay=0.4, output_init_scale=0.1, evals_per_epoch=4,
-                      val_samples=1024, amp=True, fit=QUICK_FIT)
+                      val_samples=1024, fit=QUICK_FIT)
 #: The paper's recipe shape run to a plateau on the embedded data (the ``standard`` profile): Adam at 1e-3 decayed x0.9
-#: in steps, batch 64, max-norm 1, Xavier outputs at full scale, bfloat16 autocast, and the released code's
-#: initialisation and loss form, with which SemGCN trains as fast as SemGCN's own release on the same data (with the
-#: paper's reading of either, much slower: notebook 03). lambda_M is then the weight of each coarse mesh's mean
+#: in steps, batch 64, max-norm 1, Xavier outputs at full scale, bfloat16 autocast (fast on GPUs and on CPUs with
+#: bfloat16 instructions; about 10x slower than float32 on AVX2-only CPUs: :mod:`hgnlib.precision`), and the released
+#: code's initialisation and loss form, with which SemGCN trains as fast as SemGCN's own release on the same data (with
+#: the paper's reading of either, much slower: notebook 03). lambda_M is then the weight of each coarse mesh's mean
 #: squared error against the joints', the ratio the release's x100 / x1 weights set. The epoch count is where the
 #: convergence study of notebook 03 (``hgn converge``; reports/convergence/) saw the slowest of its models plateau:
-#: SemGCN-128 seed 0 at about 88,000 steps (118 epochs of 750 steps; seed 1 still improved 3.4 % over its last
-#: quarter at 90,000); HGN-128 reached the same error in well under half of that.
+#: SemGCN-128 seed 0 at about 88,000 steps (118 epochs of 750 steps; seed 1 still improved 3.4 % over its last quarter
+#: at 90,000); HGN-128 reached the same error in well under half of that.
 STANDARD_RECIPE = Recipe(epochs=120, lr=1e-3, lr_decay=0.9, decay_every=4, output_init_scale=1.0, init="release",
                          loss="release", evals_per_epoch=2, val_samples=2048, amp=True, fit=QUICK_FIT)
 #: A cheap fit for the smoke profile (seconds rather than minutes).

@@ -39,7 +39,7 @@ def test_cli_tiny_run_writes_the_json(tmp_path, capsys):
     result = json.loads(out.read_text())
     assert {"machine", "settings", "models", "epoch", "goal"} <= set(result)
     machine = result["machine"]
-    assert {"cpu", "cores", "torch", "torch_threads", "device_name", "date"} <= set(machine)
+    assert {"cpu", "cores", "torch", "torch_threads", "device_name", "native_bf16", "date"} <= set(machine)
     assert machine["device"] == "cpu" and machine["torch"] == torch.__version__
     check_entry(result["models"]["semgcn-128"])
     assert result["epoch"]["skipped"] and "CUDA" in result["epoch"]["reason"]

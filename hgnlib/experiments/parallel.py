@@ -32,7 +32,9 @@ import torch
 from tqdm import tqdm
 
 from ..errors import HGNError
+from ..fitting import default_device
 from ..models.registry import get_config
+from ..precision import slow_autocast_note
 from .config import ExperimentConfig
 from .convergence import plateau_step
 from .runs import METRICS_FILE, cached_result, load_data, prepare, run_dir, run_experiment
@@ -205,6 +207,10 @@ def run_many(configs: list[ExperimentConfig], jobs: int = 1, log: Callable[[str]
                         for c in todo}.values(), desc="shared inputs", disable=not progress):
         prepare(config)
     todo = start_order(todo, first)
+    if executor == "processes":  # cluster jobs train on other machines
+        for note in dict.fromkeys(slow_autocast_note(c.recipe.amp, device or default_device()) for c in todo):
+            if note:
+                log(note)
     bar = SuiteProgress(configs, enabled=progress)
     try:
         if executor != "processes":

@@ -70,6 +70,7 @@ from torch import nn
 from .. import paths
 from ..errors import HGNError
 from ..fileio import save_json
+from ..precision import native_bf16
 from .profiling import matmul_share, peak_step_memory, synchronizer
 
 #: The models measured by default.
@@ -106,7 +107,8 @@ def cpu_model() -> str:
 
 
 def machine_info(device: torch.device) -> dict:
-    """CPU, cores, torch and its threads, the device's name, the date."""
+    """CPU, cores, torch and its threads, the device's name, whether bfloat16 autocast is fast on it
+    (:mod:`hgnlib.precision`), the date."""
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -116,7 +118,8 @@ def machine_info(device: torch.device) -> dict:
         "cpu": cpu_model(), "cores": os.cpu_count(), "cores_usable": usable, "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(), "device": device.type,
         "device_name": torch.cuda.get_device_name(device) if cuda else cpu_model(),
-        "cuda": torch.version.cuda if cuda else None, "python": platform.python_version(),
+        "cuda": torch.version.cuda if cuda else None, "native_bf16": native_bf16(device),
+        "python": platform.python_version(),
         "platform": platform.platform(), "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
