@@ -16,7 +16,10 @@ A transcription of the behaviour of ``HEM`` / ``HEM_one_level`` in the release's
 - The coarse graph sums all weights between clusters; the weight inside a cluster stays on the diagonal.
 
 ``numpy.argsort``'s order among equal degrees depends on numpy's sorting kernels, hence possibly on the numpy
-version and the CPU; the level sizes quoted in the docs were measured with numpy 2.4 on an AVX-512 x86 CPU.
+version and the CPU; the level sizes quoted in the docs were measured with numpy 2.4 on an AVX-512 x86 CPU. On an
+AVX2-only CPU (AMD EPYC, numpy 2.4) anny's levels come out as 13348, 7098, 3759, 2006, 1071, 577, 308, 166, 91,
+49, 27, 15 instead of 13348, 7104, 3772, 2009, 1065, 567, 304, 166, 90, 47, 26, 14, so a ``hem="release"`` run's
+mesh graphs, and with them its weights' shapes, depend on the kind of CPU that built them.
 """
 from __future__ import annotations
 
