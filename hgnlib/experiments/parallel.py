@@ -207,10 +207,9 @@ def run_many(configs: list[ExperimentConfig], jobs: int = 1, log: Callable[[str]
                         for c in todo}.values(), desc="shared inputs", disable=not progress):
         prepare(config)
     todo = start_order(todo, first)
-    if executor == "processes":  # cluster jobs train on other machines
-        for note in dict.fromkeys(slow_autocast_note(c.recipe.amp, device or default_device()) for c in todo):
-            if note:
-                log(note)
+    note = slow_autocast_note(any(c.recipe.amp for c in todo), device or default_device())
+    if note and executor == "processes":  # cluster jobs train on other machines
+        log(note)
     bar = SuiteProgress(configs, enabled=progress)
     try:
         if executor != "processes":
