@@ -283,7 +283,7 @@ def cmd_train(args) -> int:
     from .experiments import ExperimentConfig, run_experiment, seed_spread
     from .experiments.variants import variant_settings
     from .fitting import default_device
-    from .precision import slow_autocast_note
+    from .precision import autocast_note, autocast_products
 
     try:
         preset, preset_overrides = variant_settings(args.variant, args.model, args.profile)
@@ -299,12 +299,13 @@ def cmd_train(args) -> int:
     except ValueError as exc:
         raise HGNError(str(exc)) from None
     check_compile_amp(base.recipe, args.device)
-    note = slow_autocast_note(base.recipe.amp, args.device or default_device())
+    note = autocast_note(base.recipe.amp, args.device or default_device())
     if note:
         print(note, file=sys.stderr)
-    results = [run_experiment(base.with_seed(seed), data_folder=args.data_dir, progress=not args.json,
-                              device=args.device, resume=args.resume, restart=args.restart)
-               for seed in args.seeds]
+    with autocast_products(base.recipe.amp, args.device or default_device()):
+        results = [run_experiment(base.with_seed(seed), data_folder=args.data_dir, progress=not args.json,
+                                  device=args.device, resume=args.resume, restart=args.restart)
+                   for seed in args.seeds]
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
     if args.json:

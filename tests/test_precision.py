@@ -1,5 +1,9 @@
-"""bfloat16 autocast on a CPU without fast bfloat16 kernels: the command line warns before training."""
+"""bfloat16 autocast on a CPU without native bfloat16 kernels: float32 products rounded to bfloat16, and a note."""
+import contextlib
+
 import pytest
+import torch
+from torch.utils._python_dispatch import _get_current_dispatch_mode
 
 import hgnlib.experiments as experiments
 from hgnlib import precision
@@ -11,15 +15,74 @@ from hgnlib.profiles import get_profile
 def test_gpus_count_as_native_and_float32_needs_no_warning(monkeypatch):
     assert precision.native_bf16("cuda")
     monkeypatch.setattr(precision, "native_bf16", lambda device: False)
-    assert precision.slow_autocast_note(False, "cpu") is None
+    assert precision.autocast_note(False, "cpu") is None
 
 
 def test_the_note_depends_on_the_cpu(monkeypatch):
     monkeypatch.setattr(precision, "native_bf16", lambda device: True)
-    assert precision.slow_autocast_note(True, "cpu") is None
+    assert precision.autocast_note(True, "cpu") is None
     monkeypatch.setattr(precision, "native_bf16", lambda device: False)
-    note = precision.slow_autocast_note(True, "cpu")
-    assert "bfloat16" in note and "--device cuda" in note and "amp=false" in note
+    note = precision.autocast_note(True, "cpu")
+    assert "bfloat16" in note and "--device cuda" in note and "float32 products" in note
+
+
+def _operands(name: str) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(3)
+    r = lambda *shape: torch.randn(*shape, generator=g).bfloat16()  # noqa: E731
+    return {"mm": (r(96, 300), r(300, 40)), "addmm": (r(40), r(96, 300), r(300, 40)),
+            "bmm": (r(4, 30, 50), r(4, 50, 20)), "baddbmm": (r(4, 30, 20), r(4, 30, 50), r(4, 50, 20))}[name]
+
+
+@pytest.mark.parametrize("name", ["mm", "addmm", "bmm", "baddbmm"])
+def test_products_in_float32_are_the_native_bfloat16_products_up_to_one_rounding_step(name):
+    args = _operands(name)
+    native = getattr(torch, name)(*args)
+    with precision.Bf16ProductsInFloat32():
+        emulated = getattr(torch, name)(*args)
+    assert emulated.dtype == torch.bfloat16 and emulated.shape == native.shape
+    same = (emulated == native).float().mean().item()
+    step = native.float().abs() * 2.0 ** -7 + 1e-30  # one bfloat16 step (8 significant bits) at the native value
+    assert same > 0.99 and bool(((emulated.float() - native.float()).abs() <= step).all())
+
+
+class Counting(precision.Bf16ProductsInFloat32):
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func in precision.PRODUCTS:
+            self.seen.append((func, args[-1].dtype))
+        return super().__torch_dispatch__(func, types, args, kwargs)
+
+
+def test_autocast_training_steps_get_their_products_replaced_forward_and_backward():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(24, 64), torch.nn.ReLU(), torch.nn.Linear(64, 3))
+    x, y = torch.randn(128, 24), torch.randn(128, 3)
+
+    def grads(mode):
+        net.zero_grad()
+        with mode:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                out = net(x)
+            ((out.float() - y) ** 2).sum().backward()
+        return torch.cat([p.grad.flatten() for p in net.parameters()])
+
+    native = grads(contextlib.nullcontext())
+    counting = Counting()
+    emulated = grads(counting)
+    assert len(counting.seen) == 5 and all(dtype == torch.bfloat16 for _, dtype in counting.seen)  # 2 forward, 3 back
+    assert ((emulated - native).norm() / native.norm()).item() < 1e-2
+
+
+@pytest.mark.parametrize("amp, native, replaced", [(True, False, True), (True, True, False), (False, False, False)])
+def test_the_products_are_replaced_only_under_autocast_on_a_cpu_without_native_kernels(monkeypatch, amp, native,
+                                                                                          replaced):
+    monkeypatch.setattr(precision, "native_bf16", lambda device: native)
+    with precision.autocast_products(amp, "cpu") as active:
+        mode = _get_current_dispatch_mode()
+    assert active == replaced and isinstance(mode, precision.Bf16ProductsInFloat32) == replaced
 
 
 def test_the_quick_profile_trains_in_float32_and_the_standard_under_autocast():
@@ -30,28 +93,31 @@ class Stop(Exception):
     pass
 
 
-def test_hgn_train_warns_before_training(capsys, monkeypatch, tmp_path):
+def test_hgn_train_notes_it_and_trains_with_float32_products(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("HGN_DATA_DIR", str(tmp_path))
     monkeypatch.setattr(precision, "native_bf16", lambda device: False)
 
     def refuse(*args, **kwargs):
+        assert isinstance(_get_current_dispatch_mode(), precision.Bf16ProductsInFloat32)
         raise Stop
 
     monkeypatch.setattr(experiments, "run_experiment", refuse)
     with pytest.raises(Stop):
         main(["train", "--model", "hgn-64", "--profile", "smoke", "--amp", "--device", "cpu"])
-    assert "no fast bfloat16 kernels" in capsys.readouterr().err
+    assert "no native bfloat16 kernels" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("amp, warned", [(True, True), (False, False)])
-def test_a_suite_warns_once_before_training_on_such_a_cpu(monkeypatch, amp, warned):
+def test_a_suite_notes_it_once_and_trains_with_float32_products_on_such_a_cpu(monkeypatch, amp, warned):
     monkeypatch.setattr(precision, "native_bf16", lambda device: False)
     monkeypatch.setattr(parallel, "cached_result", lambda config: None)
     monkeypatch.setattr(parallel, "prepare", lambda config: None)
     trained = []
-    monkeypatch.setattr(parallel, "run_experiment", lambda config, **kwargs: trained.append(config))
+    monkeypatch.setattr(parallel, "run_experiment",
+                        lambda config, **kwargs: trained.append(_get_current_dispatch_mode()) or config)
     configs = [ExperimentConfig("semgcn-128", profile="smoke", seed=s, overrides=(("amp", amp),)) for s in (0, 1)]
     logged = []
     parallel.run_many(configs, jobs=1, progress=False, device="cpu", log=logged.append)
     notes = [line for line in logged if "bfloat16" in line]
     assert len(notes) == (1 if warned else 0) and len(trained) == 2
+    assert all(isinstance(mode, precision.Bf16ProductsInFloat32) == amp for mode in trained)

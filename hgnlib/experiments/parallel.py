@@ -34,7 +34,7 @@ from tqdm import tqdm
 from ..errors import HGNError
 from ..fitting import default_device
 from ..models.registry import get_config
-from ..precision import slow_autocast_note
+from ..precision import autocast_note, autocast_products
 from .config import ExperimentConfig
 from .convergence import plateau_step
 from .runs import METRICS_FILE, cached_result, load_data, prepare, run_dir, run_experiment
@@ -167,7 +167,8 @@ def _init_worker(threads: int) -> None:
 def _train_one(config: ExperimentConfig, device: str | None = None, threads: int | None = None) -> str:
     if threads:
         torch.set_num_threads(threads)
-    return run_experiment(config, progress=False, device=device).key
+    with autocast_products(config.recipe.amp, device or default_device()):
+        return run_experiment(config, progress=False, device=device).key
 
 
 def _submitit_executor(kind: str, folder: Path, params: dict[str, Any]):
@@ -207,7 +208,7 @@ def run_many(configs: list[ExperimentConfig], jobs: int = 1, log: Callable[[str]
                         for c in todo}.values(), desc="shared inputs", disable=not progress):
         prepare(config)
     todo = start_order(todo, first)
-    note = slow_autocast_note(any(c.recipe.amp for c in todo), device or default_device())
+    note = autocast_note(any(c.recipe.amp for c in todo), device or default_device())
     if note and executor == "processes":  # cluster jobs train on other machines
         log(note)
     bar = SuiteProgress(configs, enabled=progress)
@@ -218,7 +219,7 @@ def run_many(configs: list[ExperimentConfig], jobs: int = 1, log: Callable[[str]
             log(f"training {len(todo)} runs in this process")
             for config in todo:
                 bar.refresh(config.label)
-                run_experiment(config, progress=False, device=device)
+                _train_one(config, device)
         else:
             _run_pool(todo, jobs, device, bar, log)
     finally:
