@@ -70,7 +70,7 @@ from torch import nn
 from .. import paths
 from ..errors import HGNError
 from ..fileio import save_json
-from ..precision import native_bf16
+from ..precision import autocast_products, native_bf16
 from .profiling import matmul_share, peak_step_memory, synchronizer
 
 #: The models measured by default.
@@ -419,9 +419,10 @@ SUITE_GOAL = {"description": "every run of the standard profile's suite, on one 
 def suite_section(profile: str, device: torch.device, graphs: Mapping | None, jobs: int, iters: int, warmup: int,
                   repeats: int, seed: int, progress: Callable[[str], None]) -> dict:
     """The projected training time of ``profile``'s whole suite on ``device``: for every run, its steps times the
-    measured step time (batch 64, eager, the recipe's autocast) of its model, summed for one process; with
-    ``jobs`` > 1, divided by the speed-up that ``jobs`` processes sharing the device measured
-    (:func:`hgnlib.tools.sharing.shared_rate`; ``ideal_seconds`` divides by ``jobs`` instead). The step times are
+    measured step time (batch 64, eager, the recipe's autocast with :func:`hgnlib.precision.autocast_products`, as
+    the suite's workers train) of its model, summed for one process; with ``jobs`` > 1, divided by the speed-up
+    that ``jobs`` processes sharing the device measured (:func:`hgnlib.tools.sharing.shared_rate`;
+    ``ideal_seconds`` divides by ``jobs`` instead). The step times are
     measured with the threads one of ``jobs`` workers gets (:func:`~hgnlib.experiments.parallel.worker_threads`),
     as the sharing measurement's processes are: timing them with all the cores would make the projection of a
     CPU suite too short by as much as the extra threads speed a step up."""
@@ -445,8 +446,9 @@ def suite_section(profile: str, device: torch.device, graphs: Mapping | None, jo
             x, targets = random_batch(model, recipe.batch_size, device, seed)
             optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
             params = [p for p in model.parameters() if p.requires_grad]
-            step = time_per_call(lambda: train_once(model, params, optimizer, x, targets, cast), iters, warmup,
-                                 repeats, device)
+            with autocast_products(recipe.amp, device):  # as the suite's workers train
+                step = time_per_call(lambda: train_once(model, params, optimizer, x, targets, cast), iters, warmup,
+                                     repeats, device)
             step_seconds[name] = step["seconds"]
     finally:
         torch.set_num_threads(own_threads)

@@ -25,6 +25,7 @@ WORKER_TIMEOUT_S = 300
 def _worker(graphs: Mapping | None, device: str, steps: int, warmup: int, amp: bool, seed: int, threads: int,
             barrier, results) -> None:
     from ..models.registry import build_model
+    from ..precision import autocast_products
     from .bench import bf16_autocast, random_batch, train_once
     from .profiling import synchronizer
 
@@ -38,14 +39,15 @@ def _worker(graphs: Mapping | None, device: str, steps: int, warmup: int, amp: b
         params = [p for p in model.parameters() if p.requires_grad]
         cast = bf16_autocast(dev, amp)
         sync = synchronizer(dev)
-        for _ in range(warmup):
-            train_once(model, params, optimizer, x, targets, cast)
-        sync()
-        barrier.wait()
-        start = time.perf_counter()
-        for _ in range(steps):
-            train_once(model, params, optimizer, x, targets, cast)
-        sync()
+        with autocast_products(amp, dev):  # as the suite's workers train
+            for _ in range(warmup):
+                train_once(model, params, optimizer, x, targets, cast)
+            sync()
+            barrier.wait()
+            start = time.perf_counter()
+            for _ in range(steps):
+                train_once(model, params, optimizer, x, targets, cast)
+            sync()
         results.put(("ok", time.perf_counter() - start))
     except BaseException as exc:  # noqa: BLE001 (reported to the parent, which raises)
         barrier.abort()
