@@ -299,10 +299,11 @@ def cmd_train(args) -> int:
     except ValueError as exc:
         raise HGNError(str(exc)) from None
     check_compile_amp(base.recipe, args.device)
-    note = autocast_note(base.recipe.amp, args.device or default_device())
+    device = args.device or default_device()
+    note = autocast_note(base.recipe.amp, device)
     if note:
         print(note, file=sys.stderr)
-    with autocast_products(base.recipe.amp, args.device or default_device()):
+    with autocast_products(base.recipe.amp, device):
         results = [run_experiment(base.with_seed(seed), data_folder=args.data_dir, progress=not args.json,
                                   device=args.device, resume=args.resume, restart=args.restart)
                    for seed in args.seeds]

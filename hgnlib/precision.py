@@ -15,6 +15,9 @@ products, 99.95-99.99 % of the outputs are bit-identical and the rest one bfloat
 (autocast's choice of which operations run in bfloat16, the casts, batch norm, the loss) stays PyTorch's own. On
 the AMD EPYC above the step time goes from about 7.3 s to 0.94 s (float32: 0.66 s). Since the numbers keep their
 meaning, a recipe's key does not record which of the two ran, and :func:`autocast_products` picks one by itself.
+It is entered where training starts (``hgn train``, the workers of ``hgn reproduce`` / ``hgn converge``), not in
+the training loop, which is part of the result fingerprint; a notebook that trains an uncached run itself by calling
+``run_experiment`` gets PyTorch's own kernels.
 """
 from __future__ import annotations
 
@@ -50,11 +53,15 @@ class Bf16ProductsInFloat32(TorchDispatchMode):
         return func(*args, **kwargs)
 
 
+def _replaced(amp: bool, device: str | torch.device) -> bool:
+    return amp and not native_bf16(device)
+
+
 @contextlib.contextmanager
 def autocast_products(amp: bool, device: str | torch.device) -> Iterator[bool]:
     """Around training: when ``amp`` asks for bfloat16 autocast on a CPU without native bfloat16 kernels, compute its
     matrix products with :class:`Bf16ProductsInFloat32`; otherwise change nothing. Yields whether it does."""
-    if not amp or native_bf16(device):
+    if not _replaced(amp, device):
         yield False
         return
     with Bf16ProductsInFloat32():
@@ -64,7 +71,7 @@ def autocast_products(amp: bool, device: str | torch.device) -> Iterator[bool]:
 def autocast_note(amp: bool, device: str | torch.device) -> str | None:
     """What a user training under bfloat16 autocast (``amp``) on a CPU without native bfloat16 kernels should know
     (None elsewhere)."""
-    if not amp or native_bf16(device):
+    if not _replaced(amp, device):
         return None
     return ("note: this recipe trains under bfloat16 autocast, and this CPU has no native bfloat16 kernels (no "
             "AVX-512 bfloat16 or AMX): its bfloat16 matrix products run as float32 products rounded to bfloat16 (the "
