@@ -106,10 +106,12 @@ def main(argv: list[str]) -> int:
         cmd = [str(_bin("hgn")), "reproduce", "--data", "embedded", "--profile", "quick", *rest]
     else:
         # nbval re-runs the smoke-profile executions and compares their outputs; the slowest tests are listed, so
-        # that a test that grows is seen before the suite passes its 20 minutes on 2 cores.
+        # that a test that grows is seen before the suite passes its 20 minutes on 2 cores. pytest-xdist runs one
+        # worker per core (at most 4), each file (a notebook's cells, a module's tests) in one worker.
+        workers = os.environ.get("HGN_TEST_WORKERS", str(min(4, max(2, os.cpu_count() or 2))))
         cmd = [str(_bin("python")), "-m", "pytest", "tests", "--nbval", SMOKE_DIR, "--nbval-current-env",
-               "--nbval-sanitize-with",
-               "tests/nbval_sanitize.cfg", "-p", "no:cacheprovider", "--durations=15", *rest]
+               "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "-p", "no:cacheprovider", "--durations=15",
+               "-n", workers, "--dist", "loadfile", *rest]
     print("+", " ".join(cmd), flush=True)
     return subprocess.run(cmd, cwd=ROOT, env=env).returncode
 

@@ -15,6 +15,7 @@ environment exists. ``python -m hgnlib.notebook_files smoke [GLOB]`` refreshes t
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -26,6 +27,10 @@ STORED_RUN = ("embedded", "quick")
 """(data, profile) whose outputs ``notebooks/*.ipynb`` store."""
 SMOKE_DIR = "tests/notebooks"
 """Where the smoke-profile executions checked by nbval live, relative to the repository root."""
+SMOKE_THREADS = 1
+"""The smoke executions compute on this many threads, when they are refreshed and when nbval re-runs them (the test
+command's ``tests/conftest.py``): a sum's order, and so the last bits of a number, depends on the thread count, and
+a few stored lines order rows by numbers that differ in those bits only."""
 NOTEBOOK_DIR = "notebooks"
 KERNEL_NAME = "hgn"
 KERNELSPEC = {"display_name": "Python (hgn)", "language": "python", "name": KERNEL_NAME}
@@ -132,7 +137,9 @@ def clear_smoke_runs() -> None:
 
 
 def refresh_smoke_copies(pattern: str = "*.ipynb", log=print) -> list[Path]:
-    """Execute ``notebooks/<pattern>`` in the smoke profile into ``tests/notebooks/`` (after clearing smoke runs)."""
+    """Execute ``notebooks/<pattern>`` in the smoke profile into ``tests/notebooks/`` (after clearing smoke runs), each
+    kernel on :data:`SMOKE_THREADS` threads."""
+    os.environ["OMP_NUM_THREADS"] = str(SMOKE_THREADS)  # the kernels inherit it
     clear_smoke_runs()
     done = []
     for nb in sorted(notebook_dir().glob(pattern)):

@@ -17,9 +17,6 @@ from hgnlib.experiments.artifacts import INPUT_CONVENTION, load_model, save_mode
 from hgnlib.export import INPUT_NAME, check_onnx, export_onnx, measure_latency, onnx_metadata  # noqa: E402
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, untrained_hgn64):
     """An untrained HGN-64 (joints and both coarse meshes) written as a model file, exported with `hgn export --check`

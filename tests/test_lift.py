@@ -18,9 +18,6 @@ from hgnlib.lift import (coco, coco_detections, coco_from_h36m, detect_layout, l
 W, H = 1000, 1002
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory, untrained_hgn64):
     """An untrained HGN (64 channels, with both coarse-mesh outputs) written as a model file."""

@@ -15,7 +15,6 @@ from hgnlib.cli import main
 from hgnlib.errors import DataError
 from hgnlib.experiments.artifacts import FORMAT, save_model
 
-pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class Planted:
