@@ -17,6 +17,7 @@ that nbval re-runs. For maintainers, ``python3 tasks.py notebooks [GLOB]`` refre
 removing the cached smoke-profile runs, so that every run trains inside the notebook as in the nbval run).
 PyTorch: a CPU build is pinned by default (``torch==2.13.0``); set ``HGN_TORCH`` to the requirement you want
 (e.g. ``HGN_TORCH="torch==2.5.1"`` with ``PIP_INDEX_URL`` pointing at a CUDA wheel index) to choose your own.
+The tests run in pytest-xdist workers, one per core (2 to 4; ``HGN_TEST_WORKERS`` chooses), each on one thread.
 Extra arguments after the task are passed on (to ``hgn reproduce`` or to ``pytest``).
 """
 from __future__ import annotations
