@@ -127,9 +127,11 @@ def cmd_data_pseudo_gt(args) -> int:
     hierarchy = load_or_build_hierarchy(body, **_hierarchy_options(args))
     folder = Path(args.dir) if args.dir else paths.embedded_dir()
     subjects = args.subjects or list(TRAIN_SUBJECTS)
-    cache = make_pseudo_gt(folder, hierarchy.mesh_mappings(), body=body, subjects=subjects, stride=args.stride, source=args.source)
+    mappings = hierarchy.mesh_mappings()
+    cache = make_pseudo_gt(folder, mappings, body=body, subjects=subjects, stride=args.stride, source=args.source)
     pgt = load_pseudo_gt(cache)
     frames = sum(len(f) for seqs in pgt.frames.values() for f in seqs.values())
+    level_c1, level_c = hierarchy.coarse_levels
     print(f"coarse-mesh pseudo-ground truth ({args.source}) of {frames} frames of {', '.join(subjects)}: "
           f"G_M^(C-1) {level_c1.num_nodes} nodes, G_M^C {level_c.num_nodes} nodes; cached in {cache}")
     if args.report:

@@ -1,7 +1,6 @@
 """Figures: skeletons in 2D and 3D, meshes, and our numbers against the paper's. Matplotlib only, no state."""
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import ScalarFormatter
 
@@ -60,20 +59,6 @@ def draw_mesh(ax, vertices: np.ndarray, faces: np.ndarray, color: str = "lightst
     xyz = _upright(vertices, up_axis)
     ax.plot_trisurf(xyz[:, 0], xyz[:, 1], xyz[:, 2], triangles=faces, color=color, alpha=alpha, linewidth=0,
                     shade=True)
-
-
-def skeleton_grid(joint_sets: list[np.ndarray], titles: list[str], cols: int = 5, up_axis: int = 2, size: float = 2.6):
-    """A grid of 3D skeletons, one per panel; returns the figure."""
-    rows = int(np.ceil(len(joint_sets) / cols))
-    fig = plt.figure(figsize=(size * cols, size * rows))
-    for i, (joints, title) in enumerate(zip(joint_sets, titles)):
-        ax = fig.add_subplot(rows, cols, i + 1, projection="3d")
-        draw_skeleton_3d(ax, joints, up_axis=up_axis)
-        set_equal_3d(ax, joints, up_axis=up_axis)
-        ax.set_title(title, fontsize=9)
-        ax.set_axis_off()
-    fig.tight_layout()
-    return fig
 
 
 def draw_graph_3d(ax, points: np.ndarray, adjacency, color: str = "tab:orange", node_size: float = 10,

@@ -123,3 +123,17 @@ def test_compiling_under_bf16_autocast_on_a_cpu_is_refused_before_training(capsy
     err = capsys.readouterr().err
     assert "NaN gradients" in err and "fix:" in err
     assert not (tmp_path / "cache").exists()  # nothing trained, nothing cached
+
+
+def test_pseudo_gt_command_fits_and_reports(capsys, tmp_path, smoke_dataset):
+    folder, _ = smoke_dataset
+    for name in ("data_3d_h36m.npz", "data_body_anny.npz", "manifest.json"):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    args = ["data", "pseudo-gt", "--dir", str(tmp_path), "--subjects", "S1", "--stride", "120", "--report"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "of S1: G_M^(C-1)" in out and str(tmp_path / "pseudo_gt") in out
+    table = out.split("fitting error against the true meshes")[1].splitlines()[2:]
+    rows = {" ".join(line.split()[:-3]): [float(v) for v in line.split()[-3:]] for line in table if line.strip()}
+    assert set(rows) == {"joints", "vertices", "coarse mesh_c1", "coarse mesh_c"}
+    assert rows["joints"][0] < 5  # mean joint error of the fit, mm
