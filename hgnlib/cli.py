@@ -184,12 +184,14 @@ def cmd_status(args) -> int:
         from .fileio import save_json
 
         save_json(Path(args.json), {"data": args.data, "profile": args.profile, "runs": rows})
-    table = pd.DataFrame(rows).drop(columns="cost").set_index("run")
+    table = pd.DataFrame(rows).drop(columns="cost")
     for column in ("val_mpjpe_last", "val_mpjpe_best", "test_mpjpe"):
         table[column] = pd.to_numeric(table[column])
     table["plateau_step"] = table["plateau_step"].map(lambda step: "-" if pd.isna(step) else str(int(step)))
-    with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 70):
-        print(table.round(1).to_string(na_rep="-"))
+    width = max(len("run"), *table["run"].str.len())
+    header = ["run".ljust(width), *table.columns[1:]]
+    print(table.round(1).to_string(index=False, na_rep="-", header=header,
+                                  formatters={"run": lambda name: name.ljust(width)}))
     print(f"{args.data} data, profile {args.profile}: {status_summary(rows)}")
     if plot:
         _plot_status(plot, configs, rows, args.data, args.profile)
