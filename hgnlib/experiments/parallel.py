@@ -132,7 +132,6 @@ class SuiteProgress:
         """Percent of the suite's weighted steps done."""
         return self.scale * sum(steps_done(folder, steps) * cost for folder, steps, cost in self.runs)
 
-
     def _poll(self) -> None:
         while not self._stop.wait(POLL_SECONDS):
             self.refresh()
