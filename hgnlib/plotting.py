@@ -82,7 +82,8 @@ def plot_learning_curves(ax, summary: dict, metric: str = "mpjpe") -> None:
     for run in summary["runs"]:
         if not run["steps"]:
             continue
-        color = colors.setdefault(run["model"], f"C{len(colors)}")
+        setting = run["label"].rsplit(" seed", 1)[0]  # the configuration, whatever its seed
+        color = colors.setdefault(setting, f"C{len(colors) % 10}")
         ax.plot(run["steps"], run[metric], color=color, lw=1.2, alpha=0.85,
                 label=f"{run['model']} seed {run['seed']}")
         if run["plateau_step"] is not None:
@@ -103,7 +104,8 @@ def plot_suite_progress(ax, summary: dict, total_steps: int | None = None, refer
                         metric: str = "mpjpe") -> None:
     """A suite in progress: the validation curves its runs have so far (``summary``: a
     :func:`~hgnlib.experiments.convergence.study_summary` of the suite's runs; runs without a curve are left out),
-    one colour per model and one line style per seed, the profile's length ``total_steps`` as a dashed line, and the
+    one colour per configuration (its seeds share it: ``hgn-128 lM=0`` and ``lM=0.01`` differ) and one line style
+    per seed, the profile's length ``total_steps`` as a dashed line, and the
     curves of a ``reference`` summary (the convergence study) in thin grey behind them. A reference summarising the
     suite's own runs (source ``suite``, what ``hgn converge --suite`` writes) would repeat them and is not drawn."""
     if reference is not None and reference["source"] == "suite":
@@ -118,7 +120,8 @@ def plot_suite_progress(ax, summary: dict, total_steps: int | None = None, refer
     for run in summary["runs"]:
         if not run["steps"]:
             continue
-        color = colors.setdefault(run["model"], f"C{len(colors)}")
+        setting = run["label"].rsplit(" seed", 1)[0]  # the configuration, whatever its seed
+        color = colors.setdefault(setting, f"C{len(colors) % 10}")
         ax.plot(run["steps"], run[metric], color=color, lw=1.3, ls=styles[run["seed"] % len(styles)], zorder=2,
                 label=run["label"])
     if total_steps:

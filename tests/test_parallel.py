@@ -209,8 +209,8 @@ def test_status_command_prints_and_writes_the_suite(suite_cache, tmp_path, capsy
 
 
 def test_status_plot_draws_each_started_run_once_over_the_study(suite_cache, tmp_path, capsys):
-    """``hgn status --plot`` draws the curve of every run that has validated (one colour per model, one line style
-    per seed), none for waiting runs, and the stored convergence study's curves in grey behind them (not when the
+    """``hgn status --plot`` draws the curve of every run that has validated (one colour per configuration, one line
+    style per seed), none for waiting runs, and the stored convergence study's curves in grey behind them (not when the
     stored file summarises the suite's own runs); a file name that cannot take a figure is refused before anything
     is read."""
     import matplotlib.pyplot as plt
@@ -223,8 +223,9 @@ def test_status_plot_draws_each_started_run_once_over_the_study(suite_cache, tmp
     spread = suite_study_configs("smoke")  # HGN-128 and SemGCN-128 at each seed, as the suite trains them
     hgn = [c for c in spread if c.model == "hgn-128"][:2]
     semgcn = next(c for c in spread if c.model == "semgcn-128")
+    other = next(c for c in configs if c.model == "hgn-128" and c.seed == hgn[0].seed and c.lambda_m != hgn[0].lambda_m)
     assert hgn[0].seed != hgn[1].seed and {*hgn, semgcn} <= set(configs)
-    for config, errors in ((hgn[0], [90, 60, 50]), (hgn[1], [95, 70]), (semgcn, [120, 80, 75])):
+    for config, errors in ((hgn[0], [90, 60, 50]), (hgn[1], [95, 70]), (semgcn, [120, 80, 75]), (other, [99, 66])):
         run_dir(config).mkdir(parents=True)
         (run_dir(config) / train_module.HISTORY).write_text(json.dumps(
             [{"step": 10 * (i + 1), "mpjpe": e, "pa_mpjpe": e / 2, "lr": 1e-3, "loss": 1.0}
@@ -235,20 +236,21 @@ def test_status_plot_draws_each_started_run_once_over_the_study(suite_cache, tmp
     plot_suite_progress(ax, summary, total_steps=60, reference=reference)
     lines = {line.get_label(): line for line in ax.get_lines()}
     plt.close(fig)
-    assert {hgn[0].label, hgn[1].label, semgcn.label} <= set(lines)
-    assert len([label for label in lines if not label.startswith("_")]) == 5  # 3 runs, the study, the length
+    assert {hgn[0].label, hgn[1].label, semgcn.label, other.label} <= set(lines)
+    assert len([label for label in lines if not label.startswith("_")]) == 6  # 4 runs, the study, the length
     assert list(lines[hgn[1].label].get_ydata()) == [95, 70]
     assert lines[hgn[0].label].get_color() == lines[hgn[1].label].get_color() != lines[semgcn.label].get_color()
+    assert lines[other.label].get_color() not in {lines[hgn[0].label].get_color(), lines[semgcn.label].get_color()}
     assert lines[hgn[0].label].get_linestyle() != lines[hgn[1].label].get_linestyle()
     assert lines["convergence study (study)"].get_color() == "0.6"
     fig, ax = plt.subplots()  # a convergence file written from the suite's own runs is not drawn a second time
     plot_suite_progress(ax, summary, total_steps=60, reference={**reference, "source": "suite"})
-    assert len(ax.get_lines()) == 4 and not ax.texts  # 3 runs and the length, no grey curve or its label
+    assert len(ax.get_lines()) == 5 and not ax.texts  # 4 runs and the length, no grey curve or its label
     plt.close(fig)
 
     out = tmp_path / "progress.png"
     assert main(["status", "--profile", "smoke", "--plot", str(out)]) == 0
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "3 started" in capsys.readouterr().out
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "4 started" in capsys.readouterr().out
     assert main(["status", "--profile", "smoke", "--plot", str(tmp_path / "progress.txt")]) == 2
     assert "--plot has the extension '.txt'" in capsys.readouterr().err
     assert not (tmp_path / "progress.txt").exists()
