@@ -95,6 +95,23 @@ def test_suite_progress_counts_weighted_steps(suite_cache):
     progress.close()
 
 
+def test_suite_progress_redraws_while_no_run_validates(suite_cache, monkeypatch):
+    """The bar's clock keeps moving between validation points: a look that finds no new steps still redraws it."""
+    import io
+
+    buffer = io.StringIO()
+    progress = parallel.SuiteProgress([small("semgcn-128")], enabled=True, file=buffer, redraw_seconds=0)
+    share = iter([10.0, 10.0, 10.0, 10.0])
+    monkeypatch.setattr(progress, "done", lambda: next(share))
+    draws = []
+    for _ in range(4):  # the first look finds 10 %, the next three nothing new
+        progress.refresh()
+        draws.append(buffer.getvalue().count("suite ("))
+    progress._stop.set()
+    progress.bar.close()
+    assert draws[1] < draws[2] < draws[3]
+
+
 @pytest.mark.slow
 def test_submitit_local_executor_trains_a_suite(suite_cache):
     pytest.importorskip("submitit")

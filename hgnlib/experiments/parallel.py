@@ -15,7 +15,8 @@ seed spreads and the paper's claims rest on, so that an interrupted suite has it
 within a group and among the rest (:func:`start_order`); a run already in the cache is not retrained and an
 interrupted one continues from its last checkpoint, so an interrupted suite resumes where it stopped. One progress
 bar follows the whole suite: the training steps done (read from each run's history, so it works for cluster jobs
-too, every few seconds), weighted by each run's cost, with the time left.
+too, every few seconds), weighted by each run's cost, with the time left; it is redrawn every few seconds on a
+terminal (every minute into a log file) even while no run reaches a validation point, so its clock never stands still.
 """
 from __future__ import annotations
 
@@ -23,10 +24,11 @@ import concurrent.futures as futures
 import json
 import multiprocessing
 import os
+import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, TextIO
 
 import torch
 from tqdm import tqdm
@@ -41,8 +43,10 @@ from .runs import METRICS_FILE, cached_result, load_data, prepare, run_dir, run_
 from .train import CHECKPOINT, HISTORY, batches
 
 EXECUTORS = ("processes", "slurm", "submitit-local")
-#: Seconds between two looks at the runs' progress.
+#: Seconds between two looks at the runs' progress (and between two redraws of the bar on a terminal).
 POLL_SECONDS = 2.0
+#: Seconds between two redraws of the bar into a file that is not a terminal (a log).
+LOG_SECONDS = 60.0
 
 
 def cost_estimate(config: ExperimentConfig) -> float:
@@ -117,12 +121,19 @@ def status_summary(rows: list[dict]) -> str:
 class SuiteProgress:
     """One bar for a suite of runs: cost-weighted training steps done, with the time left."""
 
-    def __init__(self, configs: list[ExperimentConfig], enabled: bool = True):
+    def __init__(self, configs: list[ExperimentConfig], enabled: bool = True, file: TextIO | None = None,
+                 redraw_seconds: float | None = None):
         self.runs = [(run_dir(c), total_steps(c), cost_estimate(c)) for c in configs]
         total = sum(steps * cost for _, steps, cost in self.runs)
         self.scale = 100.0 / total if total else 0.0
+        file = file or sys.stderr
+        if redraw_seconds is None:
+            redraw_seconds = POLL_SECONDS if file.isatty() else LOG_SECONDS
+        # miniters=0: redrawn at every look once redraw_seconds have passed, not only when the share done has grown
+        # by as much as its largest step so far (tqdm's default, which froze the clock between validation points)
         self.bar = tqdm(total=100.0, initial=self.done(), desc=f"suite ({len(configs)} runs)", disable=not enabled,
-                        bar_format="{l_bar}{bar}| {n:.1f}% [{elapsed}<{remaining}]", smoothing=0.0)
+                        bar_format="{l_bar}{bar}| {n:.1f}% [{elapsed}<{remaining}]", smoothing=0.0, file=file,
+                        miniters=0, mininterval=redraw_seconds)
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, daemon=True)
         if enabled:
