@@ -82,8 +82,7 @@ def plot_learning_curves(ax, summary: dict, metric: str = "mpjpe") -> None:
     for run in summary["runs"]:
         if not run["steps"]:
             continue
-        setting = run["label"].rsplit(" seed", 1)[0]  # the configuration, whatever its seed
-        color = colors.setdefault(setting, f"C{len(colors) % 10}")
+        color = colors.setdefault(run["model"], f"C{len(colors)}")
         ax.plot(run["steps"], run[metric], color=color, lw=1.2, alpha=0.85,
                 label=f"{run['model']} seed {run['seed']}")
         if run["plateau_step"] is not None:
