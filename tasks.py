@@ -7,7 +7,12 @@
 Both create the virtual environment ``.venv`` on first use (or reuse it) and install the project into it.
 On a machine with an NVIDIA GPU, ``python3 tasks.py reproduce-gpu`` is the one prepared GPU script: it installs, checks
 that torch sees the GPU, benchmarks (``reports/bench/bench-cuda.json``) and runs the ``standard`` profile's suite with
-``HGN_GPU_JOBS`` (default 8) worker processes sharing the GPU, writing ``reports/embedded-standard/``.
+``HGN_GPU_JOBS`` (default 8) worker processes sharing the GPU, writing ``reports/embedded-standard/``. On a GPU lent
+for a limited time, ``HGN_GPU_MINUTES`` stops the training at checkpoints after that many minutes and exports the
+suite as far as it trained into ``reports/embedded-standard/runs/`` (with ``status.json`` and ``progress.png``), for
+the next machine to resume from; ``HGN_GPU_BENCH=0`` skips the benchmark; ``HGN_SYSTEM_PYTHON=1`` uses the Python
+that runs this script, with the packages it has, instead of installing ``.venv`` (machines without a package
+registry).
 The set-up also registers the Jupyter kernel ``hgn`` (this environment) for JupyterLab, and (``setup``, ``test``)
 obtains a headless Chromium for the report pages' browser test (``hgnlib/browser.py``: Debian's package or
 Playwright's download).
@@ -66,19 +71,29 @@ def ensure_env() -> None:
     stamp.write_text(stamp_text)
 
 
-def reproduce_gpu(env: dict, rest: list[str]) -> int:
-    """Benchmark on the GPU, then train and report the standard profile's suite with workers sharing the GPU."""
-    check = subprocess.run([str(_bin("python")), "-c", "import torch; print(torch.cuda.is_available())"],
+def reproduce_gpu(env: dict, rest: list[str], python: str) -> int:
+    """Benchmark on the GPU, then train and report the standard profile's suite with workers sharing the GPU
+    (within ``HGN_GPU_MINUTES`` when set, exporting the runs as far as they trained)."""
+    check = subprocess.run([python, "-c", "import torch; print(torch.cuda.is_available())"],
                            cwd=ROOT, env=env, capture_output=True, text=True)
     if check.stdout.strip() != "True":
         print("reproduce-gpu: torch sees no CUDA device here (a CPU build of torch, or no GPU). Set HGN_TORCH (and "
               "PIP_INDEX_URL) to a CUDA build before the first run, or use `python3 tasks.py reproduce` on CPU.",
               file=sys.stderr)
         return 2
+    hgn = [python, "-m", "hgnlib.cli"]
     jobs = os.environ.get("HGN_GPU_JOBS", "8")  # 8 processes shared an H200 5.8x as fast as one
-    steps = [[str(_bin("hgn")), "bench", "--device", "cuda", "--suite", "standard", "--jobs", jobs],
-             [str(_bin("hgn")), "reproduce", "--data", "embedded", "--profile", "standard", "--device", "cuda",
-              "--jobs", jobs, *rest]]
+    minutes = os.environ.get("HGN_GPU_MINUTES")
+    suite = ["--data", "embedded", "--profile", "standard"]
+    steps = [] if os.environ.get("HGN_GPU_BENCH") == "0" else \
+        [[*hgn, "bench", "--device", "cuda", "--suite", "standard", "--jobs", jobs]]
+    steps.append([*hgn, "reproduce", *suite, "--device", "cuda", "--jobs", jobs,
+                  *(["--stop-after", minutes] if minutes else []), *rest])
+    if minutes:
+        reports = ROOT / "reports" / "embedded-standard"
+        steps += [[*hgn, "runs", "export", *suite],
+                  [*hgn, "status", *suite, "--json", str(reports / "status.json"), "--plot",
+                   str(reports / "progress.png")]]
     for cmd in steps:
         print("+", " ".join(cmd), flush=True)
         if subprocess.run(cmd, cwd=ROOT, env=env).returncode:
@@ -91,8 +106,11 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     task, rest = argv[0], argv[1:]
-    ensure_env()
     env = {**os.environ, "PYTHONHASHSEED": "0"}
+    if task == "reproduce-gpu" and os.environ.get("HGN_SYSTEM_PYTHON") == "1":
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        return reproduce_gpu(env, rest, sys.executable)
+    ensure_env()
     if task in ("setup", "test") and not install_browser(_bin("python")):
         print(f"no headless Chromium for the report pages' browser test; {INSTALL_HINT}", flush=True)
     if task == "setup":
@@ -102,7 +120,7 @@ def main(argv: list[str]) -> int:
         print("+", " ".join(cmd), flush=True)
         return subprocess.run(cmd, cwd=ROOT, env=env).returncode
     if task == "reproduce-gpu":
-        return reproduce_gpu(env, rest)
+        return reproduce_gpu(env, rest, str(_bin("python")))
     if task == "reproduce":
         cmd = [str(_bin("hgn")), "reproduce", "--data", "embedded", "--profile", "quick", *rest]
     else:

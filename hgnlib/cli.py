@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from . import paths
@@ -155,9 +156,15 @@ def cmd_data_where(args) -> int:
     return 0
 
 
+def _deadline(minutes: float | None) -> float | None:
+    """The time (``time.time()``) at which a ``--stop-after MINUTES`` limit given now passes."""
+    return None if minutes is None else time.time() + 60.0 * minutes
+
+
 def cmd_reproduce(args) -> int:
     from .reports import reproduce
 
+    stop_at = _deadline(args.stop_after)  # counted from here: the dataset's generation and the imports count too
     profile = get_profile(args.profile)
     if args.data == "embedded" and profile.data == "h36m":
         raise HGNError("the 'paper' profile is for real Human3.6M: use --data h36m, or another profile")
@@ -166,7 +173,7 @@ def cmd_reproduce(args) -> int:
 
         dataset_folder(args.data, args.profile, generate=True, progress=True)
     reproduce(args.data, args.profile, args.out, args.notebooks, jobs=args.jobs, device=args.device,
-              executor=args.executor, executor_params=dict(args.executor_params))
+              executor=args.executor, executor_params=dict(args.executor_params), stop_at=stop_at)
     return 0
 
 
@@ -251,7 +258,7 @@ def cmd_converge(args) -> int:
                study_configs(tuple(args.models), tuple(args.seeds), args.epochs, args.profile, args.evals_per_epoch))
     out = Path(args.out or paths.repo_root() / "reports" / "convergence" / f"{configs[0].data}-{args.profile}.json")
     if not args.summary_only:
-        run_many(configs, jobs=args.jobs, device=args.device)
+        run_many(configs, jobs=args.jobs, device=args.device, stop_at=_deadline(args.stop_after))
     summary = write_summary(configs, out, source="suite" if args.suite else "study")
     for run in summary["runs"]:
         last = f"{run['mpjpe'][-1]:.1f} mm at step {run['steps'][-1]}" if run["steps"] else "not started"
@@ -597,6 +604,9 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--evals-per-epoch", type=_positive_int, default=8)
     co.add_argument("--profile", choices=sorted(PROFILES), default="standard", help="data and recipe (default: standard)")
     co.add_argument("--jobs", type=_positive_int, default=1, help="runs in parallel worker processes")
+    co.add_argument("--stop-after", type=_positive_float, metavar="MINUTES",
+                    help="time limit: MINUTES after the command started, stop each worker after its run's next checkpoint (the summary "
+                         "then reads the runs as far as they trained; the same command resumes)")
     co.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     co.add_argument("--out", help="the JSON file (default: reports/convergence/<data>-<profile>.json)")
     co.add_argument("--summary-only", action="store_true",
@@ -644,6 +654,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--executor-param", dest="executor_params", action="append", type=_override, default=[],
                      metavar="KEY=VALUE", help="submitit parameters, e.g. timeout_min=120 gpus_per_node=1 "
                                                "slurm_partition=gpu (repeatable)")
+    rep.add_argument("--stop-after", type=_positive_float, metavar="MINUTES",
+                     help="time limit: MINUTES after the command started, start no run, stop each worker after its run's next checkpoint "
+                          "(at most an epoch later) and execute no notebook unless every run is trained; the same "
+                          "command resumes")
     rep.set_defaults(func=cmd_reproduce)
     return parser
 

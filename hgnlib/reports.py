@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from .errors import HGNError
 from .fileio import atomic_path, save_json
 from .notebook_files import NotebookFailed, cell_sources, execute, notebook_dir, store_outputs  # noqa: F401 (re-export)
 from .paths import repo_root
@@ -74,13 +75,15 @@ def stale_reports(out: Path, data: str, pattern: str = "*.ipynb") -> list[str]:
     return problems
 
 
-def pretrain(data: str, profile: str, jobs: int, log: Callable[[str], None] = print, **run_options) -> None:
+def pretrain(data: str, profile: str, jobs: int, log: Callable[[str], None] = print, **run_options) -> bool:
     """Train every run the notebooks need, ``jobs`` at a time, the seed-spread and claim runs first (cached runs are
-    skipped; ``run_options``: device, executor and executor_params of :func:`hgnlib.experiments.parallel.run_many`)."""
+    skipped; ``run_options``: device, executor, executor_params and stop_at of
+    :func:`hgnlib.experiments.parallel.run_many`). Returns whether all of them are trained."""
     from .experiments.parallel import run_many
     from .experiments.suite import all_configs, spread_groups
 
-    run_many(all_configs(data, profile), jobs=jobs, log=log, first=spread_groups(data, profile), **run_options)
+    return run_many(all_configs(data, profile), jobs=jobs, log=log, first=spread_groups(data, profile),
+                    **run_options)
 
 
 def reproduce(data: str = "embedded", profile: str = "quick", out_dir: str | Path | None = None,
@@ -88,7 +91,8 @@ def reproduce(data: str = "embedded", profile: str = "quick", out_dir: str | Pat
     """Execute every notebook matching ``pattern`` with ``data`` and ``profile`` as parameters; render reports.
 
     ``jobs`` > 0 trains the notebooks' runs first in that many worker processes (or cluster jobs: ``run_options``
-    of :func:`pretrain`); 0 lets the notebooks train.
+    of :func:`pretrain`); 0 lets the notebooks train. When a time limit (``stop_at``) stops the training before
+    every run is trained, no notebook is executed (they would train the rest themselves): the same call resumes.
     """
     out = Path(out_dir) if out_dir else repo_root() / "reports" / f"{data}-{profile}"
     out.mkdir(parents=True, exist_ok=True)
@@ -98,8 +102,12 @@ def reproduce(data: str = "embedded", profile: str = "quick", out_dir: str | Pat
     shipped = shipped_runs_dir(data, profile)
     if (shipped / RUNS_INDEX).exists():
         log(f"runs shipped in {shipped}: {import_summary(import_runs(shipped))}")
-    if jobs > 0:
-        pretrain(data, profile, jobs, log, **run_options)
+    if run_options.get("stop_at") is not None and jobs <= 0:
+        raise HGNError("a time limit (--stop-after) needs the runs trained by worker processes first: --jobs 1 or more")
+    if jobs > 0 and not pretrain(data, profile, jobs, log, **run_options):
+        log(f"no notebook executed: the suite is not trained yet (`hgn status --data {data} --profile {profile}` "
+            "says where it stands)")
+        return out
     trained = time.perf_counter() - started
     done = []
     notebooks = notebook_paths(pattern)

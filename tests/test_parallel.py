@@ -85,6 +85,78 @@ def test_a_killed_suite_resumes_without_redoing_finished_runs(suite_cache, monke
     assert cached_result(killed).history[-1]["epoch"] == 12
 
 
+@pytest.mark.slow
+def test_a_time_limit_stops_workers_at_checkpoints_and_the_suite_resumes(suite_cache, monkeypatch):
+    """After the time limit every worker stops right after its run's next checkpoint (none runs to its end, no
+    temporary file stays behind), nothing is reported as complete, and the same call later continues from there."""
+    configs = [small("semgcn-128", seed, ("epochs", 20)) for seed in (5, 6)]
+    histories = [run_dir(c) / train_module.HISTORY for c in configs]
+
+    def passed(limit):  # the limit passes once both runs have trained an epoch (spawned workers start slowly)
+        if all(h.exists() for h in histories):
+            limit.deadline = min(limit.deadline, time.time())
+            return True
+        return False
+
+    monkeypatch.setattr(parallel.TimeLimit, "passed", passed)
+    monkeypatch.setattr(parallel, "POLL_SECONDS", 0.05)
+    logged = []
+    assert parallel.run_many(configs, jobs=2, progress=False, log=logged.append, stop_at=time.time() + 3600) is False
+    assert "time limit reached: 0 of 2 runs finished" in logged[-1]
+    import torch
+    stopped = []
+    for config in configs:
+        folder = run_dir(config)
+        assert not (folder / METRICS_FILE).exists()
+        assert not [p.name for p in folder.iterdir() if ".tmp" in p.name]
+        state = torch.load(folder / CHECKPOINT, weights_only=True)
+        assert 2 <= state["epoch"] < 20  # one epoch at least after the limit passed, far from the end
+        assert json.loads((folder / train_module.HISTORY).read_text())[-1]["epoch"] >= state["epoch"]
+        stopped.append(state["epoch"])
+
+    saved = []
+    real_save = train_module.save_checkpoint
+    monkeypatch.setattr(train_module, "save_checkpoint", lambda path, state: (saved.append(state["epoch"]),
+                                                                              real_save(path, state)))
+    assert parallel.run_many(configs, jobs=1, progress=False, log=lambda _: None) is True
+    assert saved == list(range(stopped[0] + 1, 21)) + list(range(stopped[1] + 1, 21))
+    assert all(cached_result(c).history[-1]["epoch"] == 20 for c in configs)
+
+
+def test_time_limit_waits_for_each_workers_next_checkpoint(tmp_path):
+    import queue
+
+    config = small("semgcn-128", 0, ("epochs", 20))
+    folder = tmp_path / "run"
+    folder.mkdir()
+    history = folder / train_module.HISTORY
+
+    def write(epoch: int, when: float) -> None:
+        history.write_text(json.dumps([{"epoch": epoch, "step": 4 * epoch, "mpjpe": 100.0}]))
+        os.utime(history, (when, when))
+
+    reports = queue.Queue()
+    limit = parallel.TimeLimit(time.time(), reports)
+    before, after = limit.deadline - 10, limit.deadline + 10
+    reports.put((101, str(folder), before))
+    write(3, before)
+    assert not limit.may_stop({folder: config})  # its last checkpoint is older than the limit
+    write(4, after)
+    assert limit.may_stop({folder: config})  # it checkpointed since
+    assert limit.may_stop({})  # its run has finished
+    write(20, after)
+    assert not limit.may_stop({folder: config})  # its last epoch: it finishes with the test evaluation
+    reports.put((101, str(folder), after))
+    assert limit.may_stop({folder: config})  # it started the run after the limit: nothing to lose
+
+
+def test_a_time_limit_needs_worker_processes(suite_cache):
+    from hgnlib.errors import HGNError
+
+    with pytest.raises(HGNError, match="timeout_min"):
+        parallel.run_many([small("semgcn-128")], executor="submitit-local", stop_at=time.time())
+
+
 def test_suite_progress_counts_weighted_steps(suite_cache):
     cheap, costly = small("semgcn-128"), small("hgn-64", lambda_m=0.0)
     progress = parallel.SuiteProgress([cheap, costly], enabled=False)

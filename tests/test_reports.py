@@ -45,6 +45,22 @@ def test_failing_notebook_is_named_and_leaves_nothing(tmp_path, monkeypatch):
     assert not list((tmp_path / "out").glob("*.ipynb")) and not list((tmp_path / "out").glob(".*"))
 
 
+def test_a_suite_stopped_by_its_time_limit_executes_no_notebook(tmp_path, monkeypatch):
+    from hgnlib.errors import HGNError
+
+    nb = _notebook(tmp_path / "00_demo.ipynb", 'print("executed")')
+    monkeypatch.setattr(reports, "notebook_paths", lambda pattern="*.ipynb": [nb])
+    calls = []
+    monkeypatch.setattr(reports, "pretrain", lambda *a, **k: calls.append(k) and False)  # stopped: not all trained
+    logged = []
+    out = reports.reproduce("embedded", "smoke", tmp_path / "out", jobs=2, log=logged.append, stop_at=60.0)
+    assert calls == [{"stop_at": 60.0}]
+    assert not list(out.glob("*.ipynb")) and not (out / "index.html").exists()
+    assert "no notebook executed" in logged[-1]
+    with pytest.raises(HGNError, match="--jobs 1 or more"):
+        reports.reproduce("embedded", "smoke", tmp_path / "out", jobs=0, stop_at=60.0)
+
+
 def test_stale_reports_name_what_changed(tmp_path, monkeypatch):
     nb = _notebook(tmp_path / "00_demo.ipynb", 'print("v1")')
     monkeypatch.setattr(reports, "notebook_paths", lambda pattern="*.ipynb": [nb])

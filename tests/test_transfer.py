@@ -155,7 +155,7 @@ def test_reproduce_imports_the_runs_shipped_beside_the_reports(exported, tmp_pat
     from hgnlib import reports
 
     logged = []
-    monkeypatch.setattr(reports, "pretrain", lambda *a, **k: None)
+    monkeypatch.setattr(reports, "pretrain", lambda *a, **k: True)
     monkeypatch.setattr(reports, "notebook_paths", lambda pattern: [])
     monkeypatch.setattr(reports, "render", lambda out, summary: None)
     monkeypatch.setattr("hgnlib.claims.judge", lambda data, profile: {})

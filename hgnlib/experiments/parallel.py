@@ -17,13 +17,21 @@ interrupted one continues from its last checkpoint, so an interrupted suite resu
 bar follows the whole suite: the training steps done (read from each run's history, so it works for cluster jobs
 too, every few seconds), weighted by each run's cost, with the time left; it is redrawn every few seconds on a
 terminal (every minute into a log file) even while no run reaches a validation point, so its clock never stands still.
+
+A time limit (``stop_at``, ``hgn reproduce --stop-after MINUTES``) fits a suite into a slot of time (a session, a
+lent GPU, a cluster allocation) without losing training: once it has passed, no run starts, and each worker is stopped
+right after its run's next checkpoint (at most one epoch later; a run in its last epoch is let finish); the same call
+resumes from there. A worker stopped while it trains (by the time limit, or by a person's SIGTERM) unwinds first, so
+that no temporary checkpoint file stays behind.
 """
 from __future__ import annotations
 
 import concurrent.futures as futures
+import contextlib
 import json
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -47,6 +55,8 @@ EXECUTORS = ("processes", "slurm", "submitit-local")
 POLL_SECONDS = 2.0
 #: Seconds between two redraws of the bar into a file that is not a terminal (a log).
 LOG_SECONDS = 60.0
+#: The signal with which the time limit stops the workers (SIGTERM keeps its meaning: end the worker now).
+TIME_LIMIT_SIGNAL = signal.SIGUSR1
 
 
 def cost_estimate(config: ExperimentConfig) -> float:
@@ -170,15 +180,100 @@ def worker_threads(jobs: int, device: str | torch.device | None = None) -> int:
     return 1 if _on_gpu(device) else max(1, (os.cpu_count() or 1) // jobs)
 
 
-def _init_worker(threads: int) -> None:
+class _Stopped(BaseException):
+    """Raised in a worker process while it trains, by SIGTERM or by the time limit's SIGUSR1."""
+
+
+#: In a worker process: where it reports each run it starts (None elsewhere), whether it is training now, and
+#: whether the time limit has stopped it.
+_reports: Any = None
+_training = False
+_stopping = False
+
+
+def _on_sigterm(signum, frame) -> None:
+    """A person or the pool ends the worker: the training unwinds first (no temporary checkpoint file stays)."""
+    if _training:
+        raise _Stopped
+    os._exit(1)
+
+
+def _on_time_limit(signum, frame) -> None:
+    """The time limit stops the worker: its training unwinds and it starts no other run; the pool's shutdown then
+    ends it the usual way."""
+    global _stopping
+    _stopping = True
+    if _training:
+        raise _Stopped
+
+
+def _init_worker(threads: int, reports: Any = None) -> None:
+    global _reports
     torch.set_num_threads(threads)
+    _reports = reports
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(TIME_LIMIT_SIGNAL, _on_time_limit)
 
 
-def _train_one(config: ExperimentConfig, device: str | None = None, threads: int | None = None) -> str:
+def _train_one(config: ExperimentConfig, device: str | None = None, threads: int | None = None) -> str | None:
+    global _training
     if threads:
         torch.set_num_threads(threads)
-    with autocast_products(config.recipe.amp, device or default_device()):
-        return run_experiment(config, progress=False, device=device).key
+    if _stopping:
+        return None
+    if _reports is not None:
+        _reports.put((os.getpid(), str(run_dir(config)), time.time()))
+    _training = True
+    try:
+        with autocast_products(config.recipe.amp, device or default_device()):
+            return run_experiment(config, progress=False, device=device).key
+    except _Stopped:
+        if not _stopping:
+            os._exit(1)
+        return None
+    finally:
+        _training = False
+
+
+class TimeLimit:
+    """Whether the workers of a pool may be stopped without losing training, once the ``deadline`` (``time.time()``)
+    has passed.
+
+    Workers report each run they start (:func:`_train_one`). After the deadline a worker may be stopped when its run
+    has finished, started after the deadline, or written its history (the last file of an epoch's checkpoint) after
+    the deadline without having reached its last epoch (that one ends with the test evaluation: it is let finish).
+    """
+
+    def __init__(self, deadline: float, reports: Any):
+        self.deadline = deadline
+        self.reports = reports
+        self.workers: dict[int, tuple[Path, float]] = {}  # pid -> (run folder, when it started the run)
+
+    def passed(self) -> bool:
+        return time.time() >= self.deadline
+
+    def _read_reports(self) -> None:
+        while not self.reports.empty():
+            pid, folder, started = self.reports.get()
+            self.workers[pid] = (Path(folder), started)
+
+    def _checkpointed(self, folder: Path, epochs: int) -> bool:
+        history = folder / HISTORY
+        try:
+            if history.stat().st_mtime < self.deadline:
+                return False
+        except OSError:
+            return False
+        entries = _history(folder)
+        return bool(entries) and entries[-1]["epoch"] < epochs
+
+    def may_stop(self, running: dict[Path, ExperimentConfig]) -> bool:
+        """Whether every worker may be stopped now; ``running``: the folders and configurations of the runs not yet
+        finished."""
+        self._read_reports()
+        return all(running.get(folder) is None or started >= self.deadline
+                   or self._checkpointed(folder, running[folder].recipe.epochs)
+                   for folder, started in self.workers.values())
 
 
 def _submitit_executor(kind: str, folder: Path, params: dict[str, Any]):
@@ -205,15 +300,19 @@ def start_order(configs: list[ExperimentConfig],
 def run_many(configs: list[ExperimentConfig], jobs: int = 1, log: Callable[[str], None] = print,
              progress: bool = True, device: str | None = None, executor: str = "processes",
              executor_params: dict[str, Any] | None = None,
-             first: Sequence[Iterable[ExperimentConfig]] = ()) -> None:
-    """Train every configuration not yet in the cache, ``jobs`` at a time, the groups of ``first`` before the rest
-    (see the module doc)."""
+             first: Sequence[Iterable[ExperimentConfig]] = (), stop_at: float | None = None) -> bool:
+    """Train every configuration not yet in the cache, ``jobs`` at a time, the groups of ``first`` before the rest,
+    stopping at checkpoints once the time ``stop_at`` (``time.time()``) has passed (see the module doc). Returns
+    whether every configuration is in the cache."""
     if executor not in EXECUTORS:
         raise HGNError(f"unknown executor {executor!r}; choose one of {EXECUTORS}")
+    if stop_at is not None and executor != "processes":
+        raise HGNError(f"a time limit stops worker processes at their checkpoints, not {executor} jobs: give the "
+                       "jobs their own limit (--executor-param timeout_min=...) and resubmit to resume")
     configs = list(dict.fromkeys(configs))
     todo = [c for c in configs if cached_result(c) is None]
     if not todo:
-        return
+        return True
     for config in tqdm({(c.data, c.source_2d, c.profile, c.padded, c.mesh_outputs, c.lambda_m > 0): c
                         for c in todo}.values(), desc="shared inputs", disable=not progress):
         prepare(config)
@@ -225,34 +324,53 @@ def run_many(configs: list[ExperimentConfig], jobs: int = 1, log: Callable[[str]
     try:
         if executor != "processes":
             _run_submitit(todo, executor, executor_params or {}, device, bar, log)
-        elif jobs <= 1:
+        elif jobs <= 1 and stop_at is None:
             log(f"training {len(todo)} runs in this process")
             for config in todo:
                 bar.refresh(config.label)
                 _train_one(config, device)
         else:
-            _run_pool(todo, jobs, device, bar, log)
+            _run_pool(todo, max(1, jobs), device, bar, log, stop_at)
     finally:
         bar.close()
+    complete = all(cached_result(c) is not None for c in configs)
+    if not complete and stop_at is not None:
+        finished = sum(cached_result(c) is not None for c in configs)
+        log(f"time limit reached: {finished} of {len(configs)} runs finished, the others stopped at their last "
+            "checkpoint; the same command resumes them")
+    return complete
 
 
 def _run_pool(todo: list[ExperimentConfig], jobs: int, device: str | None, bar: SuiteProgress,
-              log: Callable[[str], None]) -> None:
+              log: Callable[[str], None], stop_at: float | None = None) -> None:
     threads = worker_threads(jobs, device)
     log(f"training {len(todo)} runs in {jobs} worker processes of {threads} thread(s)"
-        + (f", sharing {device}" if _on_gpu(device) else ""))
+        + (f", sharing {device}" if _on_gpu(device) else "")
+        + (f", stopping at checkpoints from {time.strftime('%H:%M', time.localtime(stop_at))} on"
+           if stop_at is not None else ""))
     context = multiprocessing.get_context("spawn")
+    reports = context.SimpleQueue() if stop_at is not None else None
+    limit = TimeLimit(stop_at, reports) if stop_at is not None else None
     with futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                                     initargs=(threads,)) as pool:
+                                     initargs=(threads, reports)) as pool:
         pending = {pool.submit(_train_one, c, device): c for c in todo}
         while pending:
-            finished, _ = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
+            finished, _ = futures.wait(pending, timeout=POLL_SECONDS if limit else None,
+                                       return_when=futures.FIRST_COMPLETED)
             for done in finished:
                 config = pending.pop(done)
                 if done.exception() is not None:  # stop here; finished runs stay cached, running ones checkpointed
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise RuntimeError(f"training {config.label} failed") from done.exception()
                 bar.refresh(config.label)
+            if limit is not None and limit.passed():
+                pending = {f: c for f, c in pending.items() if not f.cancel()}  # no run starts any more
+                if pending and limit.may_stop({run_dir(c): c for c in pending.values()}):
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    for worker in multiprocessing.active_children():  # the pool's processes
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(worker.pid, TIME_LIMIT_SIGNAL)
+                    return
 
 
 def _run_submitit(todo: list[ExperimentConfig], kind: str, params: dict[str, Any], device: str | None,
