@@ -41,6 +41,7 @@ class Claim:
 CLAIMS: tuple[Claim, ...] = (
     Claim("the mesh constraint helps (lambda_M = 0.01 vs 0)", "1", "lambda_M = 0.01", "lambda_M = 0"),
     Claim("lambda_M = 0.01 beats a heavier mesh loss (0.1)", "1", "lambda_M = 0.01", "lambda_M = 0.1"),
+    Claim("HGN beats the SemGCN baseline", "2", "HGN", "SemGCN (Baseline)"),
     Claim("the G_M^{C-1} branch helps", "2", "HGN", "HGN w/o G_M^{C-1}"),
     Claim("the G_M^C branch helps", "2", "HGN", "HGN w/o G_M^C"),
     Claim("HGN w/o G_M^C beats the SemGCN baseline", "2", "HGN w/o G_M^C", "SemGCN (Baseline)"),

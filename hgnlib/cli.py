@@ -180,6 +180,7 @@ def cmd_reproduce(args) -> int:
 def cmd_status(args) -> int:
     import pandas as pd
 
+    from .claims import claims_table, judge
     from .experiments.parallel import status_summary, suite_status
     from .experiments.suite import all_configs, spread_groups
     from .fileio import check_output_path
@@ -187,10 +188,11 @@ def cmd_status(args) -> int:
     configs = all_configs(args.data, args.profile)
     plot = check_output_path(args.plot, (".png", ".svg", ".pdf"), "--plot") if args.plot else None
     rows = suite_status(configs, spread_groups(args.data, args.profile))
+    verdicts = judge(args.data, args.profile)
     if args.json:
         from .fileio import save_json
 
-        save_json(Path(args.json), {"data": args.data, "profile": args.profile, "runs": rows})
+        save_json(Path(args.json), {"data": args.data, "profile": args.profile, "runs": rows, "claims": verdicts})
     table = pd.DataFrame(rows).drop(columns="cost")
     for column in ("val_mpjpe_last", "val_mpjpe_best", "test_mpjpe"):
         table[column] = pd.to_numeric(table[column])
@@ -200,6 +202,12 @@ def cmd_status(args) -> int:
     print(table.round(1).to_string(index=False, na_rep="-", header=header,
                                   formatters={"run": lambda name: name.ljust(width)}))
     print(f"{args.data} data, profile {args.profile}: {status_summary(rows)}")
+    claims = claims_table(args.data, args.profile, others=()).reset_index()
+    width = max(claims["claim"].str.len())
+    print("\nThe paper's claims as far as the finished runs judge them (gap = worse row minus better row; seeds "
+          "finished per row):")
+    print(claims.to_string(index=False, header=["claim".ljust(width), *claims.columns[1:]],
+                           formatters={"claim": lambda text: text.ljust(width)}))
     if plot:
         _plot_status(plot, configs, rows, args.data, args.profile)
         print(f"wrote {plot}")

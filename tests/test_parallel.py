@@ -10,6 +10,7 @@ import time
 import pytest
 
 from hgnlib import paths, profiles
+from hgnlib.claims import CLAIMS
 from hgnlib.experiments import ExperimentConfig, cached_result, run_experiment
 from hgnlib.experiments import parallel
 from hgnlib.experiments import train as train_module
@@ -292,7 +293,11 @@ def test_status_command_prints_and_writes_the_suite(suite_cache, tmp_path, capsy
     assert main(["status", "--profile", "smoke", "--json", str(out)]) == 0
     runs = json.loads(out.read_text())["runs"]
     assert len(runs) == len(all_configs("embedded", "smoke")) and {r["state"] for r in runs} == {"waiting"}
-    assert runs[0]["run"].startswith("hgn-128") and "0 finished, 0 started" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert runs[0]["run"].startswith("hgn-128") and "0 finished, 0 started" in printed
+    claims = json.loads(out.read_text())["claims"]  # judged from the finished runs: none yet
+    assert [c["claim"] for c in claims] == [c.text for c in CLAIMS] and {c["verdict"] for c in claims} == {"not trained"}
+    assert all(f"{c.text} " in printed for c in CLAIMS)
 
 
 def test_status_plot_draws_each_started_run_once_over_the_study(suite_cache, tmp_path, capsys):
