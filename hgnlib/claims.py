@@ -19,6 +19,7 @@ import math
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -65,10 +66,43 @@ def claim_configs(data: str, profile: str) -> list[ExperimentConfig]:
     return list(dict.fromkeys(configs))
 
 
+def _spread_seeds(data: str, profile: str) -> dict[ExperimentConfig, set[int]]:
+    """The seeds each row is trained with beyond seed 0 (the profile's spread runs), by its seed-0 configuration."""
+    seeds: dict[ExperimentConfig, set[int]] = {}
+    for config in spread_configs(data, profile):
+        seeds.setdefault(config.with_seed(0), set()).add(config.seed)
+    return seeds
+
+
+def _row_runs(config: ExperimentConfig, seeds: dict[ExperimentConfig, set[int]]) -> list[ExperimentConfig]:
+    return [config.with_seed(s) for s in sorted(seeds.get(config.with_seed(0), set()) | {config.seed})]
+
+
+def answer_order(configs: list[ExperimentConfig], data: str, profile: str,
+                 remaining: Callable[[ExperimentConfig], float]) -> list[ExperimentConfig]:
+    """``configs`` in the order that answers the claims soonest when runs are trained one after another (sessions,
+    time limits): again and again the claim whose rows need the least training not yet scheduled (``remaining``: a
+    run's cost-weighted steps still to train), its runs nearest to their end first; runs of no claim last, as given."""
+    wanted, seeds = set(configs), _spread_seeds(data, profile)
+    claim_runs = []
+    for claim in CLAIMS:
+        rows = {e.label: e.config for e in entries(claim.table, data, profile)}
+        claim_runs.append([r for label in (claim.better, claim.worse) for r in _row_runs(rows[label], seeds)
+                           if r in wanted])
+    cost = {c: remaining(c) for c in configs}
+    order: list[ExperimentConfig] = []
+    while claim_runs:
+        todo = [[r for r in runs if r not in order] for runs in claim_runs]
+        cheapest = min(range(len(todo)), key=lambda i: sum(cost[r] for r in todo[i]))
+        order += sorted(dict.fromkeys(todo[cheapest]), key=lambda r: cost[r])
+        del claim_runs[cheapest]
+    return order + [c for c in configs if c not in order]
+
+
 def _seed_values(config: ExperimentConfig, seeds: dict[ExperimentConfig, set[int]]) -> list[float]:
     values = []
-    for seed in sorted(seeds.get(config.with_seed(0), set()) | {config.seed}):
-        result = cached_result(config.with_seed(seed))
+    for run in _row_runs(config, seeds):
+        result = cached_result(run)
         if result is not None:
             values.append(result.metrics["mpjpe"])
     return values
@@ -88,9 +122,7 @@ def verdict(better: list[float], worse: list[float]) -> tuple[str, float | None,
 def judge(data: str = "embedded", profile: str = "quick") -> list[dict]:
     """Every claim with the paper's difference, ours (mean over seeds), its spread, seed counts and the verdict,
     from the runs in the cache (a claim whose runs are missing is 'not trained')."""
-    seeds: dict[ExperimentConfig, set[int]] = {}
-    for config in spread_configs(data, profile):
-        seeds.setdefault(config.with_seed(0), set()).add(config.seed)
+    seeds = _spread_seeds(data, profile)
     out = []
     for claim in CLAIMS:
         rows = {e.label: e for e in entries(claim.table, data, profile)}

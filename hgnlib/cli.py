@@ -182,12 +182,12 @@ def cmd_status(args) -> int:
 
     from .claims import claims_table, judge
     from .experiments.parallel import status_summary, suite_status
-    from .experiments.suite import all_configs, spread_groups
+    from .experiments.suite import all_configs, start_groups
     from .fileio import check_output_path
 
     configs = all_configs(args.data, args.profile)
     plot = check_output_path(args.plot, (".png", ".svg", ".pdf"), "--plot") if args.plot else None
-    rows = suite_status(configs, spread_groups(args.data, args.profile))
+    rows = suite_status(configs, start_groups(args.data, args.profile))
     verdicts = judge(args.data, args.profile)
     if args.json:
         from .fileio import save_json

@@ -80,9 +80,9 @@ def pretrain(data: str, profile: str, jobs: int, log: Callable[[str], None] = pr
     skipped; ``run_options``: device, executor, executor_params and stop_at of
     :func:`hgnlib.experiments.parallel.run_many`). Returns whether all of them are trained."""
     from .experiments.parallel import run_many
-    from .experiments.suite import all_configs, spread_groups
+    from .experiments.suite import all_configs, start_groups
 
-    return run_many(all_configs(data, profile), jobs=jobs, log=log, first=spread_groups(data, profile),
+    return run_many(all_configs(data, profile), jobs=jobs, log=log, first=start_groups(data, profile),
                     **run_options)
 
 

@@ -209,17 +209,35 @@ def test_study_summary_reads_runs_in_progress(suite_cache):
     assert len(run["steps"]) == 6 and run["steps"] == sorted(run["steps"]) and len(run["mpjpe"]) == 6
 
 
-def test_priority_groups_start_first_longest_first_within_each(monkeypatch):
+def test_priority_groups_start_first_in_their_order_the_rest_longest_first(monkeypatch):
     monkeypatch.setattr(parallel, "total_steps", lambda config: 100)  # equal lengths: the order is the cost's
     hgn, semgcn, martinez = small("hgn-128"), small("semgcn-128"), small("martinez")
     hgn1, semgcn1 = hgn.with_seed(1), semgcn.with_seed(1)
     configs = [martinez, semgcn1, hgn1, semgcn, hgn]
     assert parallel.start_order(configs) == [hgn1, hgn, semgcn1, semgcn, martinez]  # no groups: longest first
-    assert parallel.start_order(configs, [[semgcn, martinez], [semgcn1]]) == [semgcn, martinez, semgcn1, hgn1, hgn]
+    assert parallel.start_order(configs, [[martinez, semgcn], [semgcn1]]) == [martinez, semgcn, semgcn1, hgn1, hgn]
+
+
+def test_claim_runs_start_in_the_order_that_answers_claims_soonest():
+    """The claim whose rows need the least training left comes first (a row shared with a claim already scheduled
+    costs nothing more), its runs nearest to their end first."""
+    from hgnlib.claims import answer_order
+    from hgnlib.experiments.suite import entries, spread_groups
+
+    group = spread_groups("embedded", "standard")[1]
+    row = {e.label: e.config.model for e in entries("4a", "embedded", "standard")}
+    hgn64, graphsh = row["Ours (64 ch.)"], row["GraphSH (64 ch.)"]
+    left = {(hgn64, 0): 1.0, (hgn64, 1): 3.0, (hgn64, 2): 2.0, (graphsh, 0): 4.0, (graphsh, 1): 4.0,
+            (graphsh, 2): 4.0}
+    order = answer_order(group, "embedded", "standard", lambda c: left.get((c.model, c.seed), 100.0))
+    # HGN-64 beats SeqRes (SemGCN-128: not in this group, nothing left) needs 6; then HGN-64 beats GraphSH 12 more
+    assert [(c.model, c.seed) for c in order[:6]] == [(hgn64, 0), (hgn64, 2), (hgn64, 1), (graphsh, 0),
+                                                      (graphsh, 1), (graphsh, 2)]
+    assert sorted(order, key=group.index) == group  # every run once
 
 
 def test_reproduce_starts_the_spread_and_claim_runs_first():
-    from hgnlib.experiments.suite import all_configs, spread_configs, spread_groups
+    from hgnlib.experiments.suite import all_configs, spread_configs, spread_groups, start_groups
 
     groups = spread_groups("embedded", "standard")
     spread_models = [c.model for c in groups[0]]
@@ -228,6 +246,7 @@ def test_reproduce_starts_the_spread_and_claim_runs_first():
     assert spread_configs("embedded", "standard") == groups[0] + groups[1]
     assert len(spread_groups("embedded", "quick")) == 1  # the quick profile trains no claim rows at 3 seeds
     assert set(spread_configs("embedded", "standard")) <= set(all_configs("embedded", "standard"))
+    assert [set(g) for g in start_groups("embedded", "standard")] == [set(g) for g in groups]  # the same, ordered
 
 
 def test_converge_suite_summarises_the_profiles_own_spread_runs(suite_cache, tmp_path):
@@ -294,7 +313,8 @@ def test_status_command_prints_and_writes_the_suite(suite_cache, tmp_path, capsy
     runs = json.loads(out.read_text())["runs"]
     assert len(runs) == len(all_configs("embedded", "smoke")) and {r["state"] for r in runs} == {"waiting"}
     printed = capsys.readouterr().out
-    assert runs[0]["run"].startswith("hgn-128") and "0 finished, 0 started" in printed
+    # the spread models first, in the order that answers their claim soonest: the cheaper SemGCN-128 first
+    assert runs[0]["run"].startswith("semgcn-128") and "0 finished, 0 started" in printed
     claims = json.loads(out.read_text())["claims"]  # judged from the finished runs: none yet
     assert [c["claim"] for c in claims] == [c.text for c in CLAIMS] and {c["verdict"] for c in claims} == {"not trained"}
     assert all(f"{c.text} " in printed for c in CLAIMS)

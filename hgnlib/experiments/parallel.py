@@ -11,8 +11,9 @@
 
 The shared inputs (datasets, graphs, pseudo-ground truth) are made first, in this process, so that no two runs
 compute the same cache; the runs of the given priority groups start first (``hgn reproduce``: the runs that the
-seed spreads and the paper's claims rest on, so that an interrupted suite has its main answers first), longest first
-within a group and among the rest (:func:`start_order`); a run already in the cache is not retrained and an
+seed spreads and the paper's claims rest on, so that an interrupted suite has its main answers first, ordered to
+answer the claims soonest: :func:`hgnlib.experiments.suite.start_groups`), the rest longest first
+(:func:`start_order`); a run already in the cache is not retrained and an
 interrupted one continues from its last checkpoint, so an interrupted suite resumes where it stopped. One progress
 bar follows the whole suite: the training steps done (read from each run's history, so it works for cluster jobs
 too, every few seconds), weighted by each run's cost, with the time left; it is redrawn every few seconds on a
@@ -288,13 +289,21 @@ def _submitit_executor(kind: str, folder: Path, params: dict[str, Any]):
 
 def start_order(configs: list[ExperimentConfig],
                 first: Sequence[Iterable[ExperimentConfig]] = ()) -> list[ExperimentConfig]:
-    """``configs`` in the order they start: those of ``first[0]``, then of ``first[1]`` ..., then the rest; longest
-    (cost x steps) first within each group."""
-    group: dict[ExperimentConfig, int] = {}
+    """``configs`` in the order they start: those of ``first[0]`` in their order, then of ``first[1]`` ..., then the
+    rest, longest (cost x steps) first."""
+    rank: dict[ExperimentConfig, tuple[int, float]] = {}
     for index, members in enumerate(first):
-        for config in members:
-            group.setdefault(config, index)
-    return sorted(configs, key=lambda c: (group.get(c, len(first)), -cost_estimate(c) * total_steps(c)))
+        for position, config in enumerate(members):
+            rank.setdefault(config, (index, position))
+    return sorted(configs, key=lambda c: rank.get(c) or (len(first), -cost_estimate(c) * total_steps(c)))
+
+
+def remaining_cost(config: ExperimentConfig) -> float:
+    """The cost-weighted steps a run still has to train (0 once finished)."""
+    if cached_result(config) is not None:
+        return 0.0
+    total = total_steps(config)
+    return cost_estimate(config) * (total - steps_done(run_dir(config), total))
 
 
 def run_many(configs: list[ExperimentConfig], jobs: int = 1, log: Callable[[str], None] = print,

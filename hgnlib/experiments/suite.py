@@ -78,7 +78,7 @@ TABLES = ("train", "1", "2", "3", "4a", "4b", "figure3", "5", "7", "release")
 def spread_groups(data: str = "embedded", profile: str = "quick") -> list[list[ExperimentConfig]]:
     """The runs whose seed spread is reported, at :data:`SPREAD_SEEDS`, in two groups: :data:`SPREAD_MODELS` (the
     learning curves and seed spread of notebook 03) and, in :data:`CLAIM_PROFILES`, the other rows a paper claim
-    compares. ``hgn reproduce`` starts them in that order, before every other run."""
+    compares. ``hgn reproduce`` starts them in that order, before every other run (:func:`start_groups`)."""
     base = {e.config.model: e.config for e in entries("2", data, profile)}
     groups = [[base[m] for m in SPREAD_MODELS]]
     if profile in CLAIM_PROFILES:
@@ -86,6 +86,16 @@ def spread_groups(data: str = "embedded", profile: str = "quick") -> list[list[E
 
         groups.append([c for c in claim_configs(data, profile) if c not in groups[0]])
     return [[replace(c, seed=s) for c in group for s in SPREAD_SEEDS[profile]] for group in groups]
+
+
+def start_groups(data: str = "embedded", profile: str = "quick") -> list[list[ExperimentConfig]]:
+    """:func:`spread_groups`, each in the order that answers the paper's claims soonest given how far each run has
+    trained (:func:`hgnlib.claims.answer_order`): the order in which ``hgn reproduce`` starts them, before every
+    other run, and ``hgn status`` lists them."""
+    from ..claims import answer_order
+    from .parallel import remaining_cost
+
+    return [answer_order(group, data, profile, remaining_cost) for group in spread_groups(data, profile)]
 
 
 def spread_configs(data: str = "embedded", profile: str = "quick") -> list[ExperimentConfig]:
