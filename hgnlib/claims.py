@@ -139,11 +139,26 @@ def judge(data: str = "embedded", profile: str = "quick") -> list[dict]:
 CLAIMS_FILE = "claims.json"
 
 
+#: The file ``hgn status --json`` writes beside a suite in progress (``reports/<data>-<profile>/status.json``): its
+#: "claims" are the verdicts of the runs finished so far.
+STATUS_FILE = "status.json"
+
+
+def _folder(data: str, profile: str, reports: str | Path | None) -> Path:
+    return Path(reports) if reports else paths.repo_root() / "reports" / f"{data}-{profile}"
+
+
 def recorded(data: str, profile: str, reports: str | Path | None = None) -> list[dict] | None:
     """The verdicts recorded with the reports of ``profile`` (None when those reports have none)."""
-    folder = Path(reports) if reports else paths.repo_root() / "reports" / f"{data}-{profile}"
-    path = folder / CLAIMS_FILE
+    path = _folder(data, profile, reports) / CLAIMS_FILE
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def recorded_so_far(data: str, profile: str, reports: str | Path | None = None) -> list[dict] | None:
+    """The verdicts of the runs finished so far, as ``hgn status --json`` recorded them beside a suite still training
+    (None without such a file, or one from before status files held claims)."""
+    path = _folder(data, profile, reports) / STATUS_FILE
+    return json.loads(path.read_text()).get("claims") if path.exists() else None
 
 
 def _cell(row: dict) -> str:
@@ -161,15 +176,19 @@ def compared_profiles(profile: str) -> tuple[str, ...]:
 
 def claims_table(data: str, profile: str, others: tuple[str, ...] | None = None) -> pd.DataFrame:
     """The claims with the paper's gap (worse minus better row, mm), ours in ``profile`` (gap ± spread: verdict) and
-    the verdicts of the ``others`` profiles (default :func:`compared_profiles`) as their reports recorded them
-    ('no reports' when absent)."""
+    the verdicts of the ``others`` profiles (default :func:`compared_profiles`) as their reports recorded them, or,
+    for a suite still training, as its status file recorded them from the runs finished then (with the seeds per
+    row; 'no reports' when neither is there)."""
     mine = judge(data, profile)
     others = compared_profiles(profile) if others is None else others
     columns = {"claim": [r["claim"] for r in mine], "table": [r["table"] for r in mine],
                "paper (Human3.6M)": [f"{r['paper_gap']:+.2f} mm" for r in mine],
                f"ours, {profile} (seeds)": [f"{_cell(r)} ({'/'.join(map(str, r['seeds']))})" for r in mine]}
     for other in others:
-        rows = recorded(data, other)
-        columns[f"ours, {other}"] = [_cell(r) for r in rows] if rows and len(rows) == len(mine) else \
-            ["no reports"] * len(mine)
+        rows, so_far = recorded(data, other), None
+        if rows is None:
+            rows = so_far = recorded_so_far(data, other)
+        label = f"ours, {other}" + (" (runs finished so far)" if so_far else "")
+        columns[label] = ["no reports"] * len(mine) if not rows or len(rows) != len(mine) else \
+            [_cell(r) + (f" ({'/'.join(map(str, r['seeds']))})" if so_far else "") for r in rows]
     return pd.DataFrame(columns).set_index("claim")
