@@ -174,21 +174,26 @@ def compared_profiles(profile: str) -> tuple[str, ...]:
     return () if profile == "smoke" else tuple(p for p in ("quick", "standard") if p != profile)
 
 
-def claims_table(data: str, profile: str, others: tuple[str, ...] | None = None) -> pd.DataFrame:
+def _seed_counts(row: dict) -> str:
+    return f"({'/'.join(map(str, row['seeds']))})"
+
+
+def claims_table(data: str, profile: str, others: tuple[str, ...] | None = None,
+                 mine: list[dict] | None = None) -> pd.DataFrame:
     """The claims with the paper's gap (worse minus better row, mm), ours in ``profile`` (gap ± spread: verdict) and
     the verdicts of the ``others`` profiles (default :func:`compared_profiles`) as their reports recorded them, or,
     for a suite still training, as its status file recorded them from the runs finished then (with the seeds per
-    row; 'no reports' when neither is there)."""
-    mine = judge(data, profile)
+    row; 'no reports' when neither is there). ``mine``: :func:`judge`'s rows when the caller has them already."""
+    mine = judge(data, profile) if mine is None else mine
     others = compared_profiles(profile) if others is None else others
     columns = {"claim": [r["claim"] for r in mine], "table": [r["table"] for r in mine],
                "paper (Human3.6M)": [f"{r['paper_gap']:+.2f} mm" for r in mine],
-               f"ours, {profile} (seeds)": [f"{_cell(r)} ({'/'.join(map(str, r['seeds']))})" for r in mine]}
+               f"ours, {profile} (seeds)": [f"{_cell(r)} {_seed_counts(r)}" for r in mine]}
     for other in others:
         rows, so_far = recorded(data, other), None
         if rows is None:
             rows = so_far = recorded_so_far(data, other)
         label = f"ours, {other}" + (" (runs finished so far)" if so_far else "")
         columns[label] = ["no reports"] * len(mine) if not rows or len(rows) != len(mine) else \
-            [_cell(r) + (f" ({'/'.join(map(str, r['seeds']))})" if so_far else "") for r in rows]
+            [_cell(r) + (f" {_seed_counts(r)}" if so_far else "") for r in rows]
     return pd.DataFrame(columns).set_index("claim")

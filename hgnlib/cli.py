@@ -202,7 +202,7 @@ def cmd_status(args) -> int:
     print(table.round(1).to_string(index=False, na_rep="-", header=header,
                                   formatters={"run": lambda name: name.ljust(width)}))
     print(f"{args.data} data, profile {args.profile}: {status_summary(rows)}")
-    claims = claims_table(args.data, args.profile, others=()).reset_index()
+    claims = claims_table(args.data, args.profile, others=(), mine=verdicts).reset_index()
     width = max(claims["claim"].str.len())
     print("\nThe paper's claims as far as the finished runs judge them (gap = worse row minus better row; seeds "
           "finished per row):")
