@@ -1,5 +1,6 @@
 """Suites of runs: resuming after a kill without redoing finished runs, the suite's progress, submitit jobs, and the
 convergence study's plateau."""
+import contextlib
 import json
 import os
 import signal
@@ -122,6 +123,58 @@ def test_a_time_limit_stops_workers_at_checkpoints_and_the_suite_resumes(suite_c
     assert parallel.run_many(configs, jobs=1, progress=False, log=lambda _: None) is True
     assert saved == list(range(stopped[0] + 1, 21)) + list(range(stopped[1] + 1, 21))
     assert all(cached_result(c).history[-1]["epoch"] == 20 for c in configs)
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The pool worker processes (multiprocessing's spawned children) of process ``pid``, from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if not entry.isdigit() or int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1]) != pid:
+                continue
+            if b"spawn_main" in open(f"/proc/{entry}/cmdline", "rb").read():
+                found.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the process table from /proc")
+def test_a_sigterm_to_the_suite_ends_its_workers_too(suite_cache):
+    configs = [small("semgcn-128", seed, ("epochs", 200)) for seed in (7, 8)]
+    code = ("import sys, json; from hgnlib.experiments import ExperimentConfig, parallel; "
+            "ds = json.loads(sys.argv[1]); [d.update(overrides=tuple(map(tuple, d['overrides']))) for d in ds]; "
+            "parallel.run_many([ExperimentConfig(**d) for d in ds], jobs=2, progress=False)")
+    suite = subprocess.Popen([sys.executable, "-c", code, json.dumps([c.to_dict() for c in configs])],
+                             env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True,
+                             stdout=subprocess.DEVNULL)
+    try:
+        checkpoints = [run_dir(c) / CHECKPOINT for c in configs]
+        deadline = time.time() + 300
+        while not all(p.exists() for p in checkpoints) and suite.poll() is None and time.time() < deadline:
+            time.sleep(0.1)
+        workers = _workers_of(suite.pid)
+        assert len(workers) == 2 and all(p.exists() for p in checkpoints), "the suite did not start training"
+        suite.send_signal(signal.SIGTERM)  # to the suite's process alone, as `kill PID` does
+        assert suite.wait(timeout=120) == 143
+        deadline = time.time() + 60
+        while any(_alive(w) for w in workers) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(w) for w in workers), "a worker trains on after its suite was ended"
+        for config in configs:
+            assert not (run_dir(config) / METRICS_FILE).exists()
+            assert not [p.name for p in run_dir(config).iterdir() if ".tmp" in p.name]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(suite.pid, signal.SIGKILL)
 
 
 def test_time_limit_waits_for_each_workers_next_checkpoint(tmp_path):

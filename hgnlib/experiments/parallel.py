@@ -23,7 +23,7 @@ A time limit (``stop_at``, ``hgn reproduce --stop-after MINUTES``) fits a suite 
 lent GPU, a cluster allocation) without losing training: once it has passed, no run starts, and each worker is stopped
 right after its run's next checkpoint (at most one epoch later; a run in its last epoch is let finish); the same call
 resumes from there. A worker stopped while it trains (by the time limit, or by a person's SIGTERM) unwinds first, so
-that no temporary checkpoint file stays behind.
+that no temporary checkpoint file stays behind; a SIGTERM to the suite's own process ends its workers the same way.
 """
 from __future__ import annotations
 
@@ -350,6 +350,34 @@ def run_many(configs: list[ExperimentConfig], jobs: int = 1, log: Callable[[str]
     return complete
 
 
+def _signal_workers(signum: int) -> None:
+    """Send ``signum`` to this process's worker processes (the pool's)."""
+    for worker in multiprocessing.active_children():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker.pid, signum)
+
+
+@contextlib.contextmanager
+def _ending_workers_on_sigterm(pool: futures.ProcessPoolExecutor):
+    """While the pool trains: a SIGTERM to this process (a person's ``kill``, a scheduler's end of a job) ends the
+    workers too, each unwinding its training as its own SIGTERM does (no temporary checkpoint stays), before this
+    process exits with status 143; without it they would train on, orphaned, beside a resumed suite."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
+        yield
+        return
+
+    def end(signum, frame):
+        pool.shutdown(wait=False, cancel_futures=True)
+        _signal_workers(signal.SIGTERM)
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, end)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _run_pool(todo: list[ExperimentConfig], jobs: int, device: str | None, bar: SuiteProgress,
               log: Callable[[str], None], stop_at: float | None = None) -> None:
     threads = worker_threads(jobs, device)
@@ -361,7 +389,7 @@ def _run_pool(todo: list[ExperimentConfig], jobs: int, device: str | None, bar: 
     reports = context.SimpleQueue() if stop_at is not None else None
     limit = TimeLimit(stop_at, reports) if stop_at is not None else None
     with futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                                     initargs=(threads, reports)) as pool:
+                                     initargs=(threads, reports)) as pool, _ending_workers_on_sigterm(pool):
         pending = {pool.submit(_train_one, c, device): c for c in todo}
         while pending:
             finished, _ = futures.wait(pending, timeout=POLL_SECONDS if limit else None,
@@ -376,9 +404,7 @@ def _run_pool(todo: list[ExperimentConfig], jobs: int, device: str | None, bar: 
                 pending = {f: c for f, c in pending.items() if not f.cancel()}  # no run starts any more
                 if pending and limit.may_stop({run_dir(c): c for c in pending.values()}):
                     pool.shutdown(wait=False, cancel_futures=True)
-                    for worker in multiprocessing.active_children():  # the pool's processes
-                        with contextlib.suppress(ProcessLookupError):
-                            os.kill(worker.pid, TIME_LIMIT_SIGNAL)
+                    _signal_workers(TIME_LIMIT_SIGNAL)
                     return
 
 
