@@ -16,11 +16,12 @@ products, 99.95-99.99 % of the outputs are bit-identical and the rest one bfloat
 
 It replaces the CPU kernels of the four products (forward and backward: autograd calls the same kernels) for the
 whole process while it is open, so that no other operation passes through Python. (It did so first with a
-``TorchDispatchMode``, which sees every operation, the optimizer's too: a sixth of the step went to that. The
-kernels compute the same numbers, bit for bit: the parameters of every model of the standard suite after several
-training steps are identical under the two; a run trained partly under each equals one trained under either.)
-On the AMD EPYC above, HGN-128's step takes about 0.58 s (float32: about 0.5 s; the dispatch mode: 0.77 s;
-PyTorch's own bfloat16 kernels: about 7 s). Since the numbers keep their meaning, a recipe's key does not record
+``TorchDispatchMode``, which sees every operation, the optimizer's too: a seventh of HGN-128's step went to that.
+The kernels compute the same numbers, bit for bit: the parameters of every model of the standard suite after several
+training steps are identical under the two, so a run trained partly under each equals one trained under either.)
+On the AMD EPYC above, with one thread in each of two such processes at once, HGN-128's step takes about 0.8 s
+(float32: 0.57 s; the dispatch mode: 0.93 s; PyTorch's own bfloat16 kernels: about 7 s); HGN-64's, alone, 0.33 s
+(dispatch mode: 0.54 s). Since the numbers keep their meaning, a recipe's key does not record
 whether it ran, and :func:`autocast_products` decides by itself. It is entered where training starts (``hgn
 train``, the workers of ``hgn reproduce`` / ``hgn converge``), not in the training loop, which is part of the
 result fingerprint; a notebook that trains an uncached run itself by calling ``run_experiment`` gets PyTorch's own

@@ -102,13 +102,13 @@ QUICK_FIT = FitConfig(steps=6, refine_steps=2, shape_frames=32, shape_steps=6, s
 #: rate (8e-3) whose stepped decay is compressed and stronger (x0.4 every 0.4 epoch instead of x0.9 every 20),
 #: outputs initialised small, in float32. The learning rate and decay were chosen on SemGCN and HGN over seeds;
 #: notebook 03 measures what each choice buys against the paper's value. No bfloat16 autocast: it is faster only on
-#: CPUs with bfloat16 instructions; on the AVX2-only processors of most laptops a step takes about 1.4x a float32 step
+#: CPUs with bfloat16 instructions; on the AVX2-only processors of most laptops a step takes about 1.2x a float32 step
 #: (10x with PyTorch's own bfloat16 kernels there; :mod:`hgnlib.precision`), and this profile must be quick everywhere.
 QUICK_RECIPE = Recipe(epochs=2, lr=8e-3, decay_every=0.4, lr_decay=0.4, output_init_scale=0.1, evals_per_epoch=4,
                       val_samples=1024, fit=QUICK_FIT)
 #: The paper's recipe shape run to a plateau on the embedded data (the ``standard`` profile): Adam at 1e-3 decayed x0.9
 #: in steps, batch 64, max-norm 1, Xavier outputs at full scale, bfloat16 autocast (fast on GPUs and on CPUs with
-#: bfloat16 instructions; on AVX2-only CPUs about 1.4x a float32 step: :mod:`hgnlib.precision`), and the released
+#: bfloat16 instructions; on AVX2-only CPUs about 1.2x a float32 step: :mod:`hgnlib.precision`), and the released
 #: code's initialisation and loss form, with which SemGCN trains as fast as SemGCN's own release on the same data (with
 #: the paper's reading of either, much slower: notebook 03). lambda_M is then the weight of each coarse mesh's mean
 #: squared error against the joints', the ratio the release's x100 / x1 weights set. The epoch count is where the
