@@ -358,7 +358,7 @@ def _signal_workers(signum: int) -> None:
 
 
 @contextlib.contextmanager
-def _ending_workers_on_sigterm(pool: futures.ProcessPoolExecutor):
+def _ending_workers_on_sigterm():
     """While the pool trains: a SIGTERM to this process (a person's ``kill``, a scheduler's end of a job) ends the
     workers too, each unwinding its training as its own SIGTERM does (no temporary checkpoint stays), before this
     process exits with status 143; without it they would train on, orphaned, beside a resumed suite."""
@@ -366,8 +366,7 @@ def _ending_workers_on_sigterm(pool: futures.ProcessPoolExecutor):
         yield
         return
 
-    def end(signum, frame):
-        pool.shutdown(wait=False, cancel_futures=True)
+    def end(signum, frame):  # the pool, broken by its ending workers, starts no other run; leaving it joins them
         _signal_workers(signal.SIGTERM)
         raise SystemExit(128 + signum)
 
@@ -389,7 +388,7 @@ def _run_pool(todo: list[ExperimentConfig], jobs: int, device: str | None, bar: 
     reports = context.SimpleQueue() if stop_at is not None else None
     limit = TimeLimit(stop_at, reports) if stop_at is not None else None
     with futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                                     initargs=(threads, reports)) as pool, _ending_workers_on_sigterm(pool):
+                                     initargs=(threads, reports)) as pool, _ending_workers_on_sigterm():
         pending = {pool.submit(_train_one, c, device): c for c in todo}
         while pending:
             finished, _ = futures.wait(pending, timeout=POLL_SECONDS if limit else None,
