@@ -18,6 +18,17 @@ def test_gpus_count_as_native_and_float32_needs_no_warning(monkeypatch):
     assert precision.autocast_note(False, "cpu") is None
 
 
+@pytest.mark.parametrize("flags, native", [({"avx512_bf16": True}, True), ({"amx_bf16": True}, True),
+                                           ({"avx512_f": True, "avx512_bw": True}, False), ({}, False)])
+def test_only_bfloat16_instructions_count_as_native_on_a_cpu(monkeypatch, flags, native):
+    """oneDNN's emulation on plain AVX-512 is slower than the float32 products: only real bfloat16 instructions."""
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True, raising=False)
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: dict(flags))
+    assert precision.native_bf16("cpu") is native
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False, raising=False)
+    assert precision.native_bf16("cpu") is False
+
+
 def test_the_note_depends_on_the_cpu(monkeypatch):
     monkeypatch.setattr(precision, "native_bf16", lambda device: True)
     assert precision.autocast_note(True, "cpu") is None
