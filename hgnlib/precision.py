@@ -137,5 +137,5 @@ def autocast_note(amp: bool, device: str | torch.device) -> str | None:
         return None
     return ("note: this recipe trains under bfloat16 autocast, and this CPU has no native bfloat16 kernels (no "
             "AVX-512 bfloat16 or AMX): its bfloat16 matrix products run as float32 products rounded to bfloat16 (the "
-            "same numbers up to the order of additions; hgnlib.precision), each step about 1.2x a float32 step. "
+            "same numbers up to the order of additions; hgnlib.precision), each step 1.2-1.6x a float32 step. "
             "A GPU (--device cuda, or python3 tasks.py reproduce-gpu) finishes far sooner.")

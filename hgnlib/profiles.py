@@ -108,7 +108,7 @@ QUICK_RECIPE = Recipe(epochs=2, lr=8e-3, decay_every=0.4, lr_decay=0.4, output_i
                       val_samples=1024, fit=QUICK_FIT)
 #: The paper's recipe shape run to a plateau on the embedded data (the ``standard`` profile): Adam at 1e-3 decayed x0.9
 #: in steps, batch 64, max-norm 1, Xavier outputs at full scale, bfloat16 autocast (fast on GPUs and on CPUs with
-#: bfloat16 instructions; on AVX2-only CPUs about 1.2x a float32 step: :mod:`hgnlib.precision`), and the released
+#: bfloat16 instructions; on CPUs without them 1.2-1.6x a float32 step: :mod:`hgnlib.precision`), and the released
 #: code's initialisation and loss form, with which SemGCN trains as fast as SemGCN's own release on the same data (with
 #: the paper's reading of either, much slower: notebook 03). lambda_M is then the weight of each coarse mesh's mean
 #: squared error against the joints', the ratio the release's x100 / x1 weights set. The epoch count is where the
