@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Set-up and the project's two entry points; needs only Python 3.10+ and the package registries.
+"""Set-up and the project's two entry points; needs only Python 3.11+ and the package registries.
 
     python3 tasks.py reproduce   # the main job: every notebook on the embedded data, reports rendered
     python3 tasks.py test        # the test suite: pytest, plus nbval over the stored notebooks

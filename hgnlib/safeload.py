@@ -158,12 +158,28 @@ def load_smpl_pickle(path: Path, fix: str) -> Any:
             raise refused_error(path, exc, "SMPL model file", fix) from None
 
 
+def _to_device(obj: Any, device: Any) -> Any:
+    """``obj`` with its tensors moved to ``device``, except byte tensors: the random generators' states, which
+    PyTorch takes only on the CPU (``Generator.set_state``, ``torch.set_rng_state``, ``torch.cuda.set_rng_state``)."""
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        return obj if obj.dtype == torch.uint8 else obj.to(device)
+    if isinstance(obj, dict):
+        return {key: _to_device(value, device) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_device(value, device) for value in obj)
+    return obj
+
+
 def load_torch(path: Path, what: str, fix: str, map_location: Any = "cpu") -> Any:
-    """``torch.load`` with ``weights_only=True`` (tensors, containers, strings and numbers only)."""
+    """``torch.load`` with ``weights_only=True`` (tensors, containers, strings and numbers only), the tensors on
+    ``map_location`` except the random generators' states, which stay on the CPU (a training checkpoint resumed on a
+    GPU restores them from there)."""
     import torch
 
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         detail = next((line for line in lines if "GLOBAL" in line), None)
@@ -175,3 +191,4 @@ def load_torch(path: Path, what: str, fix: str, map_location: Any = "cpu") -> An
     except Exception as exc:  # a file torch cannot read at all fails in many ways
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise DataError(path, f"not a {what} torch can read ({type(exc).__name__}: {first})", fix) from None
+    return loaded if str(map_location) == "cpu" else _to_device(loaded, map_location)

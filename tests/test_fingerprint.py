@@ -1,6 +1,7 @@
 """Run keys and report provenance follow what the code computes, not its docstrings, comments or layout."""
 import ast
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,46 @@ def test_changing_a_layer_changes_run_keys(package_copy, old, new):
     assert old in text
     layers.write_text(text.replace(old, new, 1))
     assert fingerprint.code_fingerprint(package_copy, RESULT_CODE) != before
+
+
+
+#: f-strings (written with nested quotes, as Python 3.12 allows) and how Python 3.11's ast.unparse writes them back
+#: (read off Python 3.11.7); Python 3.12's writes all but the last with single quotes, reused inside the fields.
+FSTRINGS_AS_PYTHON_3_11_WRITES_THEM = [
+    ('f\'{d["k"]}\'',
+     'f"{d[\'k\']}"'),
+    ('f\'x{d["k"]!r:>{w}}y\'',
+     'f"x{d[\'k\']!r:>{w}}y"'),
+    ('f\'<div class="s">{d["t"]}</div>\'',
+     'f"""<div class="s">{d[\'t\']}</div>"""'),
+    ('f\'<a href="{h(d["u"])}">{h(d["t"] or d["n"])}</a>\'',
+     'f\'\'\'<a href="{h(d[\'u\'])}">{h(d[\'t\'] or d[\'n\'])}</a>\'\'\''),
+    ('f\'a"{d["t"]}b\'',
+     'f\'\'\'a"{d[\'t\']}b\'\'\''),
+    ('f\'a"{d["t"]}"b\'',
+     'f\'\'\'a"{d[\'t\']}"b\'\'\''),
+    ('f\'a{d["t"]}"b\'',
+     'f"""a{d[\'t\']}"b"""'),
+    ('f\'a"{d["t"]}\'',
+     'f\'\'\'a"{d[\'t\']}\'\'\''),
+    ("f'{x!r}: {y:.1f} mm'",
+     "f'{x!r}: {y:.1f} mm'"),
+]
+
+
+@pytest.mark.parametrize("source, expected", FSTRINGS_AS_PYTHON_3_11_WRITES_THEM)
+def test_fstrings_are_written_back_as_python_3_11_writes_them(tmp_path, source, expected):
+    """Run keys do not depend on the Python version: Python 3.12 lets an f-string's fields reuse its quote and writes
+    such f-strings back differently, which once gave a run trained under 3.12 another key than under 3.11."""
+    path = tmp_path / "m.py"
+    path.write_text(f"x = {source}\n")
+    assert fingerprint.normalized_source(path) == f"x = {expected}"
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="Python 3.12 writes f-strings back in its own way")
+def test_normalized_source_is_python_3_11s_unparse_for_every_module():
+    """On Python 3.11 the f-string rewrite changes nothing: every module of the package reads as ast.unparse writes
+    it (so the keys of runs trained before the rewrite stand)."""
+    for path in fingerprint.python_files(fingerprint.package_root(), ["."]):
+        tree = fingerprint._strip_docstrings(ast.parse(path.read_text(encoding="utf-8")))
+        assert fingerprint.normalized_source(path) == ast.unparse(tree), path

@@ -147,6 +147,26 @@ def test_numpy_functions_are_not_admitted_by_the_smpl_reader(tmp_path):
         load_smpl_pickle(path, "fix")
 
 
+def test_checkpoint_loads_onto_another_device_with_rng_states_on_cpu(tmp_path):
+    """A training checkpoint loaded for another device (the meta device stands in for a GPU here) has its weights
+    there and its random generators' states on the CPU, where PyTorch restores them from (a CUDA resume once failed
+    with 'RNG state must be a torch.ByteTensor')."""
+    from hgnlib.safeload import load_torch
+
+    model, _ = _semgcn()
+    torch.save({"model": model.state_dict(), "generator": torch.Generator().manual_seed(3).get_state(),
+                "torch_rng": torch.get_rng_state(), "cuda_rng": [torch.get_rng_state()],
+                "history": [{"epoch": 1.0, "loss": 0.5}]}, tmp_path / "c.pt")
+    state = load_torch(tmp_path / "c.pt", "checkpoint", "fix", map_location="meta")
+    assert {t.device.type for t in state["model"].values()} == {"meta"}
+    assert state["generator"].device.type == state["torch_rng"].device.type == state["cuda_rng"][0].device.type \
+        == "cpu"
+    generator = torch.Generator()
+    generator.set_state(state["generator"])
+    assert torch.equal(generator.get_state(), torch.Generator().manual_seed(3).get_state())
+    assert state["history"] == [{"epoch": 1.0, "loss": 0.5}]
+
+
 def test_real_files_still_load(tmp_path, model_file):
     """The allow-lists admit what the project writes: a bundle, a checkpoint-like dict, an H36M npz."""
     from hgnlib.data.h36m import load_3d, save_3d
