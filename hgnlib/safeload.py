@@ -175,7 +175,8 @@ def _to_device(obj: Any, device: Any) -> Any:
 def load_torch(path: Path, what: str, fix: str, map_location: Any = "cpu") -> Any:
     """``torch.load`` with ``weights_only=True`` (tensors, containers, strings and numbers only), the tensors on
     ``map_location`` except the random generators' states, which stay on the CPU (a training checkpoint resumed on a
-    GPU restores them from there)."""
+    GPU restores them from there). The rule lives here rather than in the trainer's call because
+    ``experiments/train.py`` is part of the result fingerprint: editing it would give every trained run a new key."""
     import torch
 
     try:

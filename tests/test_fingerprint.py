@@ -70,7 +70,6 @@ def test_changing_a_layer_changes_run_keys(package_copy, old, new):
     assert fingerprint.code_fingerprint(package_copy, RESULT_CODE) != before
 
 
-
 #: f-strings (written with nested quotes, as Python 3.12 allows) and how Python 3.11's ast.unparse writes them back
 #: (read off Python 3.11.7); Python 3.12's writes all but the last with single quotes, reused inside the fields.
 FSTRINGS_AS_PYTHON_3_11_WRITES_THEM = [
