@@ -161,17 +161,21 @@ def _deadline(minutes: float | None) -> float | None:
     return None if minutes is None else time.time() + 60.0 * minutes
 
 
+def _suite_dataset(data: str, profile: str) -> None:
+    """Check that ``data`` suits ``profile``, and generate the embedded dataset when it is the data and absent."""
+    if data == "embedded" and get_profile(profile).data == "h36m":
+        raise HGNError(f"the {profile!r} profile is for real Human3.6M: use --data h36m, or another profile")
+    if data == "embedded":
+        from .data.folders import dataset_folder
+
+        dataset_folder(data, profile, generate=True, progress=True)
+
+
 def cmd_reproduce(args) -> int:
     from .reports import reproduce
 
     stop_at = _deadline(args.stop_after)  # counted from here: the dataset's generation and the imports count too
-    profile = get_profile(args.profile)
-    if args.data == "embedded" and profile.data == "h36m":
-        raise HGNError("the 'paper' profile is for real Human3.6M: use --data h36m, or another profile")
-    if args.data == "embedded":
-        from .data.folders import dataset_folder
-
-        dataset_folder(args.data, args.profile, generate=True, progress=True)
+    _suite_dataset(args.data, args.profile)
     reproduce(args.data, args.profile, args.out, args.notebooks, jobs=args.jobs, device=args.device,
               executor=args.executor, executor_params=dict(args.executor_params), stop_at=stop_at)
     return 0
@@ -237,11 +241,37 @@ def _plot_status(out: Path, configs: list, rows: list[dict], data: str, profile:
         plt.close(fig)
 
 
+def cmd_runs_train(args) -> int:
+    from .experiments.parallel import check_patterns, choose_runs, run_many, suite_status
+    from .experiments.suite import all_configs, start_groups
+    from .experiments.transfer import import_shipped
+
+    stop_at = _deadline(args.stop_after)
+    configs = all_configs(args.data, args.profile)
+    check_patterns(configs, args.select)
+    _suite_dataset(args.data, args.profile)
+    imported = import_shipped(args.data, args.profile)
+    if imported:
+        print(imported)
+    first = start_groups(args.data, args.profile)
+    chosen = choose_runs(configs, first, args.select, args.waiting, args.limit)
+    for row in suite_status(chosen, first):
+        print(f"{row['state']:8s} {row['steps']:>7d} / {row['total_steps']} steps  {row['run']}")
+    print(f"{len(chosen)} run(s) of {args.data} data, profile {args.profile} chosen"
+          + ("" if args.list or not chosen else f"; training them in {args.jobs} worker(s)"))
+    if args.list or not chosen:
+        return 0
+    done = run_many(chosen, jobs=args.jobs, device=args.device, stop_at=stop_at, first=first)
+    print(f"{'all' if done else 'not all'} of the chosen runs finished; `hgn runs export --data {args.data} --profile "
+          f"{args.profile}` carries them to another cache")
+    return 0
+
+
 def cmd_runs_export(args) -> int:
     from .experiments.transfer import export_runs, shipped_runs_dir
 
     dest = Path(args.dir) if args.dir else shipped_runs_dir(args.data, args.profile)
-    rows = export_runs(dest, args.data, args.profile, partial=not args.finished_only)
+    rows = export_runs(dest, args.data, args.profile, partial=not args.finished_only, select=args.select)
     for row in rows:
         print(f"{row['key']}  {row['state']:8s} {row['steps']:>7d} steps  {row['label']}")
     print(f"{len(rows)} run(s) of {args.data} data, profile {args.profile}, exported to {dest}")
@@ -643,7 +673,28 @@ def build_parser() -> argparse.ArgumentParser:
     rex.add_argument("--data", choices=["embedded", "h36m"], default="embedded")
     rex.add_argument("--profile", choices=sorted(PROFILES), default="standard")
     rex.add_argument("--finished-only", action="store_true", help="leave out the started runs' checkpoints")
+    rex.add_argument("--select", action="append", default=[], metavar="PATTERN",
+                     help="only the runs whose labels match this shell-style pattern (repeatable)")
     rex.set_defaults(func=cmd_runs_export)
+    rtr = runs_sub.add_parser("train", help="train chosen runs of a profile's suite (e.g. those no machine has "
+                                            "started), in parallel, within a time limit")
+    rtr.add_argument("--data", choices=["embedded", "h36m"], default="embedded")
+    rtr.add_argument("--profile", choices=sorted(PROFILES), default="standard")
+    rtr.add_argument("--select", action="append", default=[], metavar="PATTERN",
+                     help="the runs whose labels match this shell-style pattern, e.g. 'hgn-wo-mesh-c-128 *' "
+                          "(repeatable; default: every run of the suite; `hgn status` lists the labels)")
+    rtr.add_argument("--waiting", action="store_true",
+                     help="only runs that nothing in this cache has trained (machines sharing a suite, each after "
+                          "importing the others' exports, then train different runs)")
+    rtr.add_argument("--limit", type=_non_negative_int, metavar="N", help="at most N runs, in the suite's start order")
+    rtr.add_argument("--list", action="store_true", help="print the chosen runs and train nothing")
+    rtr.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
+                     help="worker processes (default: one per core; on one GPU, N workers share it)")
+    rtr.add_argument("--device", help="cpu or cuda: the workers' device")
+    rtr.add_argument("--stop-after", type=_positive_float, metavar="MINUTES",
+                     help="time limit: MINUTES after the command started, start no run and stop each worker after "
+                          "its run's next checkpoint; the same command resumes")
+    rtr.set_defaults(func=cmd_runs_train)
     rim = runs_sub.add_parser("import", help="check the runs of an exported folder and copy them into this cache")
     rim.add_argument("dir", help="a folder written by hgn runs export")
     rim.set_defaults(func=cmd_runs_import)

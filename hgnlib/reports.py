@@ -97,11 +97,11 @@ def reproduce(data: str = "embedded", profile: str = "quick", out_dir: str | Pat
     out = Path(out_dir) if out_dir else repo_root() / "reports" / f"{data}-{profile}"
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    from .experiments.transfer import INDEX as RUNS_INDEX, import_runs, import_summary, shipped_runs_dir
+    from .experiments.transfer import import_shipped
 
-    shipped = shipped_runs_dir(data, profile)
-    if (shipped / RUNS_INDEX).exists():
-        log(f"runs shipped in {shipped}: {import_summary(import_runs(shipped))}")
+    imported = import_shipped(data, profile)
+    if imported:
+        log(imported)
     if run_options.get("stop_at") is not None and jobs <= 0:
         raise HGNError("a time limit (--stop-after) needs the runs trained by worker processes first: --jobs 1 or more")
     if jobs > 0 and not pretrain(data, profile, jobs, log, **run_options):

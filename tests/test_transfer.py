@@ -8,10 +8,11 @@ import pytest
 
 from hgnlib import paths, profiles
 from hgnlib.cli import main
-from hgnlib.errors import DataError
+from hgnlib.errors import DataError, HGNError
 from hgnlib.experiments import ExperimentConfig, cached_result, run_experiment
 from hgnlib.experiments import train as train_module
 from hgnlib.experiments import transfer
+from hgnlib.experiments.parallel import choose_runs
 from hgnlib.experiments.runs import METRICS_FILE, run_dir
 from hgnlib.experiments.train import CHECKPOINT
 
@@ -168,3 +169,27 @@ def test_export_into_a_file_is_refused(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(DataError, match="not a folder"):
         transfer.export_runs(tmp_path / "file", "embedded", "smoke")
+
+
+def test_runs_train_chooses_runs_by_label_state_and_limit(exported, tmp_path, monkeypatch, smoke_dataset, capsys):
+    finished, started, export = exported
+    fresh = small(2)
+    configs = [finished, started, fresh]
+    assert set(choose_runs(configs)) == {started, fresh}  # finished runs are never chosen
+    assert choose_runs(configs, first=[[fresh]]) == [fresh, started]  # in the order they start
+    assert choose_runs(configs, waiting=True) == [fresh]  # nothing trained in this cache
+    assert choose_runs(configs, first=[[fresh]], limit=1) == [fresh]
+    assert choose_runs(configs, patterns=[started.label.replace("seed1", "*")]) == [started]
+    with pytest.raises(HGNError, match="no run of the suite matches"):
+        choose_runs(configs, patterns=["semgcn-128"])  # matched against whole labels
+
+    # the command on the smoke suite: a run chosen by its label is trained, then no longer chosen, and exported alone
+    chosen = ["--profile", "smoke", "--select", "semgcn-128 gt seed0"]
+    assert main(["runs", "train", *chosen, "--jobs", "1"]) == 0
+    assert "1 run(s) of embedded data, profile smoke chosen" in capsys.readouterr().out
+    assert cached_result(ExperimentConfig("semgcn-128", profile="smoke")) is not None
+    assert main(["runs", "train", *chosen, "--list"]) == 0
+    assert "0 run(s) of embedded data, profile smoke chosen" in capsys.readouterr().out
+    assert main(["runs", "export", str(tmp_path / "one"), *chosen]) == 0
+    index = json.loads((tmp_path / "one" / transfer.INDEX).read_text())
+    assert [r["label"] for r in index["runs"]] == ["semgcn-128 gt seed0"]

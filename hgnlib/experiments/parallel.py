@@ -49,6 +49,7 @@ from ..precision import autocast_note, autocast_products
 from .config import ExperimentConfig
 from .convergence import plateau_step
 from .runs import METRICS_FILE, cached_result, load_data, prepare, run_dir, run_experiment
+from .suite import label_matches
 from .train import CHECKPOINT, HISTORY, batches
 
 EXECUTORS = ("processes", "slurm", "submitit-local")
@@ -98,6 +99,33 @@ def steps_done(folder: Path, total: int) -> int:
     return min(total, history[-1]["step"]) if history else 0
 
 
+def has_started(folder: Path) -> bool:
+    """Whether a run's folder shows training: a checkpoint or a history (finished runs too)."""
+    return bool(_history(folder)) or (folder / CHECKPOINT).exists()
+
+
+def check_patterns(configs: list[ExperimentConfig], patterns: Sequence[str]) -> None:
+    """Refuse a label pattern that matches no run of ``configs`` (a typo would otherwise choose nothing)."""
+    unmatched = [p for p in patterns if not any(label_matches(c.label, (p,)) for c in configs)]
+    if unmatched:
+        raise HGNError(f"no run of the suite matches {unmatched}: patterns are shell-style and matched against whole "
+                       f"labels, such as {configs[0].label!r} (`hgn status` lists them); fix: add '*' where the label "
+                       "goes on, and quote the pattern")
+
+
+def choose_runs(configs: list[ExperimentConfig], first: Sequence[Iterable[ExperimentConfig]] = (),
+                patterns: Sequence[str] = (), waiting: bool = False,
+                limit: int | None = None) -> list[ExperimentConfig]:
+    """The unfinished runs of ``configs`` whose labels match ``patterns`` (:func:`.suite.label_matches`; every run
+    without), only those that nothing in this cache has trained with ``waiting`` (so that machines sharing a suite
+    train different runs), at most ``limit``, in the order they start (:func:`start_order`)."""
+    check_patterns(configs, patterns)
+    chosen = [c for c in start_order(list(dict.fromkeys(configs)), first)
+              if label_matches(c.label, patterns) and cached_result(c) is None
+              and not (waiting and has_started(run_dir(c)))]
+    return chosen if limit is None else chosen[:limit]
+
+
 def suite_status(configs: list[ExperimentConfig], first: Sequence[Iterable[ExperimentConfig]] = ()) -> list[dict]:
     """Where each run of a suite stands, in the order the runs start (:func:`start_order`): its state ('finished';
     'started': running or interrupted, it has a checkpoint or a history; 'waiting'), steps done of its total, the last
@@ -108,8 +136,8 @@ def suite_status(configs: list[ExperimentConfig], first: Sequence[Iterable[Exper
         folder, total = run_dir(config), total_steps(config)
         history = _history(folder)
         result = cached_result(config)
-        started = bool(history) or (folder / CHECKPOINT).exists()
-        rows.append({"run": config.label, "state": "finished" if result else "started" if started else "waiting",
+        rows.append({"run": config.label,
+                     "state": "finished" if result else "started" if has_started(folder) else "waiting",
                      "steps": steps_done(folder, total), "total_steps": total, "cost": cost_estimate(config) * total,
                      "val_mpjpe_last": history[-1]["mpjpe"] if history else None,
                      "val_mpjpe_best": min(h["mpjpe"] for h in history) if history else None,

@@ -13,7 +13,9 @@ on unseen data (MPI-INF-3DHP, or motion capture through unseen cameras on the em
 """
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, replace
+from typing import Sequence
 
 from ..paper import TABLE_KEYS, table_runs
 from ..profiles import PAPER_RECIPE, get_profile
@@ -113,3 +115,9 @@ def all_configs(data: str = "embedded", profile: str = "quick") -> list[Experime
     configs = ([e.config for t in TABLES for e in entries(t, data, profile)] + spread_configs(data, profile)
                + variant_configs(data, profile))
     return list(dict.fromkeys(configs))
+
+
+def label_matches(label: str, patterns: Sequence[str]) -> bool:
+    """Whether a run's label matches one of the shell-style ``patterns`` (``*``, ``?``, ``[...]``; case-sensitive),
+    e.g. ``'hgn-wo-mesh-c-128 *'`` for the three seeds of HGN without G_M^C; no patterns match every label."""
+    return not patterns or any(fnmatch.fnmatchcase(label, pattern) for pattern in patterns)

@@ -31,6 +31,7 @@ import re
 import shutil
 import stat
 from pathlib import Path
+from typing import Sequence
 
 import filelock
 
@@ -41,6 +42,7 @@ from .config import ExperimentConfig
 from .evaluate import evenly_spaced, predict, save_predictions
 from .runs import (CONFIG_FILE, CONTINUED_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, RUNS_DIR, coarse_targets,
                    load_data, model_graphs, prepare, resolve_data)
+from .suite import label_matches
 from .train import CHECKPOINT, HISTORY
 
 INDEX = "runs.json"
@@ -99,9 +101,11 @@ def _copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, tmp)
 
 
-def export_runs(dest: str | Path, data: str, profile: str, partial: bool = True) -> list[dict]:
-    """Copy the cache's runs of ``data`` and ``profile`` (finished ones; started ones too with ``partial``) into
-    ``dest`` and rewrite its index; returns one row per exported run (key, label, state, steps)."""
+def export_runs(dest: str | Path, data: str, profile: str, partial: bool = True,
+                select: Sequence[str] = ()) -> list[dict]:
+    """Copy the cache's runs of ``data`` and ``profile`` (finished ones; started ones too with ``partial``; only
+    those whose labels match the shell-style patterns ``select``, when given) into ``dest`` and rewrite its index;
+    returns one row per exported run (key, label, state, steps)."""
     dest = Path(dest)
     if dest.exists() and not dest.is_dir():
         raise DataError(dest, "is a file, not a folder", "pass a folder to export the runs into")
@@ -116,6 +120,8 @@ def export_runs(dest: str | Path, data: str, profile: str, partial: bool = True)
             continue
         if config.data != data or config.profile != profile or config.key(fingerprint) != folder.name:
             continue  # another profile's run, or one that older code or settings trained (no longer used)
+        if not label_matches(config.label, select):
+            continue
         target = dest / folder.name
         target.mkdir(parents=True, exist_ok=True)
         names = [n for n in RUN_FILES[state] if (folder / n).is_file()]
@@ -228,6 +234,15 @@ def _import_one(src: Path, key: str, entry: dict) -> str:
         return "imported"
     finally:
         lock.release()
+
+
+def import_shipped(data: str, profile: str) -> str | None:
+    """Import the runs the project ships for ``data`` and ``profile`` (``reports/<data>-<profile>/runs/``), as
+    ``hgn reproduce`` and ``hgn runs train`` do first; returns a line saying what was imported (None: none shipped)."""
+    shipped = shipped_runs_dir(data, profile)
+    if not (shipped / INDEX).exists():
+        return None
+    return f"runs shipped in {shipped}: {import_summary(import_runs(shipped))}"
 
 
 def import_summary(rows: list[dict]) -> str:
