@@ -22,8 +22,10 @@ terminal (every minute into a log file) even while no run reaches a validation p
 A time limit (``stop_at``, ``hgn reproduce --stop-after MINUTES``) fits a suite into a slot of time (a session, a
 lent GPU, a cluster allocation) without losing training: once it has passed, no run starts, and each worker is stopped
 right after its run's next checkpoint (at most one epoch later; a run in its last epoch is let finish); the same call
-resumes from there. A worker stopped while it trains (by the time limit, or by a person's SIGTERM) unwinds first, so
-that no temporary checkpoint file stays behind; a SIGTERM to the suite's own process ends its workers the same way.
+resumes from there. ``hgn runs train`` trains a chosen part of a suite the same way (:func:`choose_runs`: by label,
+only runs no one has started, so that several machines share a suite). A worker stopped while it trains (by the time
+limit, or by a person's SIGTERM) unwinds first, so that no temporary checkpoint file stays behind; a SIGTERM to the
+suite's own process ends its workers the same way.
 """
 from __future__ import annotations
 
