@@ -193,3 +193,5 @@ def test_runs_train_chooses_runs_by_label_state_and_limit(exported, tmp_path, mo
     assert main(["runs", "export", str(tmp_path / "one"), *chosen]) == 0
     index = json.loads((tmp_path / "one" / transfer.INDEX).read_text())
     assert [r["label"] for r in index["runs"]] == ["semgcn-128 gt seed0"]
+    assert main(["runs", "export", str(tmp_path / "none"), "--profile", "smoke", "--select", "semgcn-128"]) == 1
+    assert "no run in this cache matched --select ['semgcn-128']" in capsys.readouterr().out
