@@ -268,7 +268,7 @@ def cmd_runs_train(args) -> int:
 
 
 def cmd_runs_export(args) -> int:
-    from .experiments.suite import label_matches
+    from .experiments.suite import unmatched_patterns
     from .experiments.transfer import export_runs, shipped_runs_dir
 
     dest = Path(args.dir) if args.dir else shipped_runs_dir(args.data, args.profile)
@@ -276,7 +276,7 @@ def cmd_runs_export(args) -> int:
     for row in rows:
         print(f"{row['key']}  {row['state']:8s} {row['steps']:>7d} steps  {row['label']}")
     print(f"{len(rows)} run(s) of {args.data} data, profile {args.profile}, exported to {dest}")
-    unmatched = [p for p in args.select if not any(label_matches(row["label"], (p,)) for row in rows)]
+    unmatched = unmatched_patterns((row["label"] for row in rows), args.select)
     if unmatched:
         print(f"no run in this cache matched --select {unmatched}: patterns are shell-style and matched against whole "
               "labels (`hgn status` lists them); add '*' where the label goes on")

@@ -51,7 +51,7 @@ from ..precision import autocast_note, autocast_products
 from .config import ExperimentConfig
 from .convergence import plateau_step
 from .runs import METRICS_FILE, cached_result, load_data, prepare, run_dir, run_experiment
-from .suite import label_matches
+from .suite import label_matches, unmatched_patterns
 from .train import CHECKPOINT, HISTORY, batches
 
 EXECUTORS = ("processes", "slurm", "submitit-local")
@@ -108,7 +108,7 @@ def has_started(folder: Path) -> bool:
 
 def check_patterns(configs: list[ExperimentConfig], patterns: Sequence[str]) -> None:
     """Refuse a label pattern that matches no run of ``configs`` (a typo would otherwise choose nothing)."""
-    unmatched = [p for p in patterns if not any(label_matches(c.label, (p,)) for c in configs)]
+    unmatched = unmatched_patterns((c.label for c in configs), patterns)
     if unmatched:
         raise HGNError(f"no run of the suite matches {unmatched}: patterns are shell-style and matched against whole "
                        f"labels, such as {configs[0].label!r} (`hgn status` lists them); fix: add '*' where the label "

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from ..paper import TABLE_KEYS, table_runs
 from ..profiles import PAPER_RECIPE, get_profile
@@ -121,3 +121,9 @@ def label_matches(label: str, patterns: Sequence[str]) -> bool:
     """Whether a run's label matches one of the shell-style ``patterns`` (``*``, ``?``, ``[...]``; case-sensitive),
     e.g. ``'hgn-wo-mesh-c-128 *'`` for the three seeds of HGN without G_M^C; no patterns match every label."""
     return not patterns or any(fnmatch.fnmatchcase(label, pattern) for pattern in patterns)
+
+
+def unmatched_patterns(labels: Iterable[str], patterns: Sequence[str]) -> list[str]:
+    """The shell-style ``patterns`` that match none of ``labels`` (a typo would otherwise choose nothing)."""
+    labels = list(labels)
+    return [p for p in patterns if not any(label_matches(label, (p,)) for label in labels)]
