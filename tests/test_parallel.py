@@ -125,6 +125,30 @@ def test_a_time_limit_stops_workers_at_checkpoints_and_the_suite_resumes(suite_c
     assert all(cached_result(c).history[-1]["epoch"] == 20 for c in configs)
 
 
+def test_a_stop_between_an_epochs_checkpoint_and_its_history_leaves_them_matching(suite_cache, monkeypatch):
+    """The time limit's stop can land after an epoch's checkpoint is written and before its history is (epochs
+    shorter than the polling): the stopped worker then writes the checkpoint's history, so that the history file
+    never lags the checkpoint that a resume continues from."""
+    config = small("semgcn-128", 7, ("epochs", 6))
+    real_save_json = train_module.save_json
+
+    def stop_before_the_third_history(path, obj, *args, **kwargs):
+        if obj and obj[-1]["epoch"] == 3:
+            parallel._stopping = True
+            raise parallel._Stopped
+        real_save_json(path, obj, *args, **kwargs)
+
+    monkeypatch.setattr(train_module, "save_json", stop_before_the_third_history)
+    monkeypatch.setattr(parallel, "_stopping", False)
+    assert parallel._train_one(config) is None
+    import torch
+    folder = run_dir(config)
+    state = torch.load(folder / CHECKPOINT, weights_only=True)
+    assert state["epoch"] == 3
+    assert json.loads((folder / train_module.HISTORY).read_text()) == state["history"]
+    assert state["history"][-1]["epoch"] == 3
+
+
 def _workers_of(pid: int) -> list[int]:
     """The pool worker processes (multiprocessing's spawned children) of process ``pid``, from /proc."""
     found = []

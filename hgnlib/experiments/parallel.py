@@ -45,6 +45,7 @@ import torch
 from tqdm import tqdm
 
 from ..errors import HGNError
+from ..fileio import save_json
 from ..fitting import default_device
 from ..models.registry import get_config
 from ..precision import autocast_note, autocast_products
@@ -261,9 +262,22 @@ def _train_one(config: ExperimentConfig, device: str | None = None, threads: int
     except _Stopped:
         if not _stopping:
             os._exit(1)
+        _history_from_checkpoint(run_dir(config))
         return None
     finally:
         _training = False
+
+
+def _history_from_checkpoint(folder: Path) -> None:
+    """Make a stopped run's history file the one its checkpoint holds: a stop that lands between the two writes of
+    an epoch's end (checkpoint, then history: possible when epochs are shorter than the time limit's polling) would
+    otherwise leave the history an epoch behind the checkpoint that a resume continues from."""
+    checkpoint = folder / CHECKPOINT
+    if not checkpoint.exists():
+        return
+    history = torch.load(checkpoint, map_location="cpu", weights_only=True)["history"]
+    if _history(folder) != history:
+        save_json(folder / HISTORY, history)
 
 
 class TimeLimit:
