@@ -49,6 +49,7 @@ from ..fileio import save_json
 from ..fitting import default_device
 from ..models.registry import get_config
 from ..precision import autocast_note, autocast_products
+from ..safeload import load_torch
 from .config import ExperimentConfig
 from .convergence import plateau_step
 from .runs import METRICS_FILE, cached_result, load_data, prepare, run_dir, run_experiment
@@ -275,7 +276,7 @@ def _history_from_checkpoint(folder: Path) -> None:
     checkpoint = folder / CHECKPOINT
     if not checkpoint.exists():
         return
-    history = torch.load(checkpoint, map_location="cpu", weights_only=True)["history"]
+    history = load_torch(checkpoint, "training checkpoint", f"delete {checkpoint} or pass --restart")["history"]
     if _history(folder) != history:
         save_json(folder / HISTORY, history)
 
