@@ -699,7 +699,8 @@ def build_parser() -> argparse.ArgumentParser:
     rtr.add_argument("--device", help="cpu or cuda: the workers' device")
     rtr.add_argument("--stop-after", type=_positive_float, metavar="MINUTES",
                      help="time limit: MINUTES after the command started, start no run and stop each worker after "
-                          "its run's next checkpoint; the same command resumes")
+                          "its run's next checkpoint; the same command resumes (kill -USR1 PID does the same at "
+                          "any time)")
     rtr.set_defaults(func=cmd_runs_train)
     rim = runs_sub.add_parser("import", help="check the runs of an exported folder and copy them into this cache")
     rim.add_argument("dir", help="a folder written by hgn runs export")
@@ -722,7 +723,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--stop-after", type=_positive_float, metavar="MINUTES",
                      help="time limit: MINUTES after the command started, start no run, stop each worker after its run's next checkpoint "
                           "(at most an epoch later) and execute no notebook unless every run is trained; the same "
-                          "command resumes")
+                          "command resumes (kill -USR1 PID does the same at any time)")
     rep.set_defaults(func=cmd_reproduce)
     return parser
 

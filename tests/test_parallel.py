@@ -170,21 +170,27 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the process table from /proc")
-def test_a_sigterm_to_the_suite_ends_its_workers_too(suite_cache):
-    configs = [small("semgcn-128", seed, ("epochs", 200)) for seed in (7, 8)]
+def _suite_after_first_checkpoints(configs: list[ExperimentConfig], stdout) -> subprocess.Popen:
+    """``run_many(configs, jobs=2)`` in a child process (its own session), returned once every run has a checkpoint."""
     code = ("import sys, json; from hgnlib.experiments import ExperimentConfig, parallel; "
             "ds = json.loads(sys.argv[1]); [d.update(overrides=tuple(map(tuple, d['overrides']))) for d in ds]; "
             "parallel.run_many([ExperimentConfig(**d) for d in ds], jobs=2, progress=False)")
     suite = subprocess.Popen([sys.executable, "-c", code, json.dumps([c.to_dict() for c in configs])],
-                             env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True,
-                             stdout=subprocess.DEVNULL)
+                             env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True, stdout=stdout)
+    checkpoints = [run_dir(c) / CHECKPOINT for c in configs]
+    deadline = time.time() + 300
+    while not all(p.exists() for p in checkpoints) and suite.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    return suite
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the process table from /proc")
+def test_a_sigterm_to_the_suite_ends_its_workers_too(suite_cache):
+    configs = [small("semgcn-128", seed, ("epochs", 200)) for seed in (7, 8)]
+    suite = _suite_after_first_checkpoints(configs, subprocess.DEVNULL)
     try:
         checkpoints = [run_dir(c) / CHECKPOINT for c in configs]
-        deadline = time.time() + 300
-        while not all(p.exists() for p in checkpoints) and suite.poll() is None and time.time() < deadline:
-            time.sleep(0.1)
         workers = _workers_of(suite.pid)
         assert len(workers) == 2 and all(p.exists() for p in checkpoints), "the suite did not start training"
         suite.send_signal(signal.SIGTERM)  # to the suite's process alone, as `kill PID` does
@@ -199,6 +205,36 @@ def test_a_sigterm_to_the_suite_ends_its_workers_too(suite_cache):
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(suite.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_a_sigusr1_to_the_suite_stops_its_workers_at_their_next_checkpoints(suite_cache, tmp_path):
+    """Without a time limit, ``kill -USR1`` to the suite's process (as its log says) stops it as a passed limit does:
+    each worker trains on to its run's next checkpoint, nothing is lost or half-written, and the process ends
+    normally."""
+    import torch
+
+    configs = [small("semgcn-128", seed, ("epochs", 200)) for seed in (9, 10)]
+    log = tmp_path / "suite.log"
+    with log.open("w") as out:
+        suite = _suite_after_first_checkpoints(configs, out)
+    try:
+        before = [torch.load(run_dir(c) / CHECKPOINT, weights_only=True)["epoch"] for c in configs]
+        suite.send_signal(signal.SIGUSR1)  # to the suite's process alone
+        assert suite.wait(timeout=120) == 0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(suite.pid, signal.SIGKILL)
+    logged = log.read_text()
+    assert f"kill -USR1 {suite.pid}" in logged
+    assert "stopped on request: 0 of 2 runs finished" in logged
+    for config, epoch in zip(configs, before):
+        folder = run_dir(config)
+        state = torch.load(folder / CHECKPOINT, weights_only=True)
+        assert epoch < state["epoch"] < 200  # trained on to a later checkpoint, far from the end
+        assert json.loads((folder / train_module.HISTORY).read_text()) == state["history"]
+        assert not (folder / METRICS_FILE).exists()
+        assert not [p.name for p in folder.iterdir() if ".tmp" in p.name]
 
 
 def test_time_limit_waits_for_each_workers_next_checkpoint(tmp_path):

@@ -23,15 +23,18 @@ A time limit (``stop_at``, ``hgn reproduce --stop-after MINUTES``) fits a suite 
 lent GPU, a cluster allocation) without losing training: once it has passed, no run starts, and each worker is stopped
 right after its run's next checkpoint (at most one epoch later; a run in its last epoch is let finish); the same call
 resumes from there. ``hgn runs train`` trains a chosen part of a suite the same way (:func:`choose_runs`: by label,
-only runs no one has started, so that several machines share a suite). A worker stopped while it trains (by the time
-limit, or by a person's SIGTERM) unwinds first, so that no temporary checkpoint file stays behind; a SIGTERM to the
-suite's own process ends its workers the same way.
+only runs no one has started, so that several machines share a suite). A person can bring that stop forward without a
+time limit: SIGUSR1 to the suite's own process (``kill -USR1 PID``, the PID its log names) stops the workers at their
+next checkpoints, as a passed time limit does. A worker stopped while it trains (by the time limit, or by a person's
+SIGTERM) unwinds first, so that no temporary checkpoint file stays behind; a SIGTERM to the suite's own process ends
+its workers the same way.
 """
 from __future__ import annotations
 
 import concurrent.futures as futures
 import contextlib
 import json
+import math
 import multiprocessing
 import os
 import signal
@@ -61,7 +64,8 @@ EXECUTORS = ("processes", "slurm", "submitit-local")
 POLL_SECONDS = 2.0
 #: Seconds between two redraws of the bar into a file that is not a terminal (a log).
 LOG_SECONDS = 60.0
-#: The signal with which the time limit stops the workers (SIGTERM keeps its meaning: end the worker now).
+#: The signal with which the time limit stops the workers (SIGTERM keeps its meaning: end the worker now); sent to
+#: the suite's own process, it brings the time limit forward to now.
 TIME_LIMIT_SIGNAL = signal.SIGUSR1
 
 
@@ -293,6 +297,7 @@ class TimeLimit:
     def __init__(self, deadline: float, reports: Any):
         self.deadline = deadline
         self.reports = reports
+        self.requested = False  # whether a person brought the deadline forward (:func:`_stopping_on_request`)
         self.workers: dict[int, tuple[Path, float]] = {}  # pid -> (run folder, when it started the run)
 
     def passed(self) -> bool:
@@ -375,6 +380,7 @@ def run_many(configs: list[ExperimentConfig], jobs: int = 1, log: Callable[[str]
     if note and executor == "processes":  # cluster jobs train on other machines
         log(note)
     bar = SuiteProgress(configs, enabled=progress)
+    stopped = None
     try:
         if executor != "processes":
             _run_submitit(todo, executor, executor_params or {}, device, bar, log)
@@ -384,14 +390,14 @@ def run_many(configs: list[ExperimentConfig], jobs: int = 1, log: Callable[[str]
                 bar.refresh(config.label)
                 _train_one(config, device)
         else:
-            _run_pool(todo, max(1, jobs), device, bar, log, stop_at)
+            stopped = _run_pool(todo, max(1, jobs), device, bar, log, stop_at)
     finally:
         bar.close()
     complete = all(cached_result(c) is not None for c in configs)
-    if not complete and stop_at is not None:
+    if not complete and stopped is not None:
         finished = sum(cached_result(c) is not None for c in configs)
-        log(f"time limit reached: {finished} of {len(configs)} runs finished, the others stopped at their last "
-            "checkpoint; the same command resumes them")
+        log(f"{stopped}: {finished} of {len(configs)} runs finished, the others stopped at their last checkpoint; "
+            "the same command resumes them")
     return complete
 
 
@@ -422,34 +428,57 @@ def _ending_workers_on_sigterm():
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def _stopping_on_request(limit: TimeLimit):
+    """While the pool trains: TIME_LIMIT_SIGNAL to this process (``kill -USR1 PID``) brings the time limit forward
+    to now, so that no run starts any more and each worker stops after its run's next checkpoint."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
+        yield
+        return
+
+    def request(signum, frame):
+        limit.deadline = min(limit.deadline, time.time())
+        limit.requested = True
+
+    previous = signal.signal(TIME_LIMIT_SIGNAL, request)
+    try:
+        yield
+    finally:
+        signal.signal(TIME_LIMIT_SIGNAL, previous)
+
+
 def _run_pool(todo: list[ExperimentConfig], jobs: int, device: str | None, bar: SuiteProgress,
-              log: Callable[[str], None], stop_at: float | None = None) -> None:
+              log: Callable[[str], None], stop_at: float | None = None) -> str | None:
+    """Train ``todo`` in ``jobs`` worker processes; returns why they stopped before the end (the time limit, or a
+    person's request), or None."""
     threads = worker_threads(jobs, device)
     log(f"training {len(todo)} runs in {jobs} worker processes of {threads} thread(s)"
         + (f", sharing {device}" if _on_gpu(device) else "")
         + (f", stopping at checkpoints from {time.strftime('%H:%M', time.localtime(stop_at))} on"
-           if stop_at is not None else ""))
+           if stop_at is not None else "")
+        + f" (`kill -USR1 {os.getpid()}` stops them at their next checkpoints)")
     context = multiprocessing.get_context("spawn")
-    reports = context.SimpleQueue() if stop_at is not None else None
-    limit = TimeLimit(stop_at, reports) if stop_at is not None else None
+    reports = context.SimpleQueue()
+    limit = TimeLimit(math.inf if stop_at is None else stop_at, reports)
     with futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                                     initargs=(threads, reports)) as pool, _ending_workers_on_sigterm():
+                                     initargs=(threads, reports)) as pool, _ending_workers_on_sigterm(), \
+            _stopping_on_request(limit):
         pending = {pool.submit(_train_one, c, device): c for c in todo}
         while pending:
-            finished, _ = futures.wait(pending, timeout=POLL_SECONDS if limit else None,
-                                       return_when=futures.FIRST_COMPLETED)
+            finished, _ = futures.wait(pending, timeout=POLL_SECONDS, return_when=futures.FIRST_COMPLETED)
             for done in finished:
                 config = pending.pop(done)
                 if done.exception() is not None:  # stop here; finished runs stay cached, running ones checkpointed
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise RuntimeError(f"training {config.label} failed") from done.exception()
                 bar.refresh(config.label)
-            if limit is not None and limit.passed():
+            if limit.passed():
                 pending = {f: c for f, c in pending.items() if not f.cancel()}  # no run starts any more
-                if pending and limit.may_stop({run_dir(c): c for c in pending.values()}):
+                if not pending or limit.may_stop({run_dir(c): c for c in pending.values()}):
                     pool.shutdown(wait=False, cancel_futures=True)
                     _signal_workers(TIME_LIMIT_SIGNAL)
-                    return
+                    return "stopped on request" if limit.requested else "time limit reached"
+    return None
 
 
 def _run_submitit(todo: list[ExperimentConfig], kind: str, params: dict[str, Any], device: str | None,
