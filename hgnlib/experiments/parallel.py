@@ -303,7 +303,9 @@ class TimeLimit:
     def passed(self) -> bool:
         return time.time() >= self.deadline
 
-    def _read_reports(self) -> None:
+    def read_reports(self) -> None:
+        """Take the workers' reports off their queue (each poll, so that a long suite's reports never fill its
+        pipe and block a worker)."""
         while not self.reports.empty():
             pid, folder, started = self.reports.get()
             self.workers[pid] = (Path(folder), started)
@@ -321,7 +323,7 @@ class TimeLimit:
     def may_stop(self, running: dict[Path, ExperimentConfig]) -> bool:
         """Whether every worker may be stopped now; ``running``: the folders and configurations of the runs not yet
         finished."""
-        self._read_reports()
+        self.read_reports()
         return all(running.get(folder) is None or started >= self.deadline
                    or self._checkpointed(folder, running[folder].recipe.epochs)
                    for folder, started in self.workers.values())
@@ -472,6 +474,7 @@ def _run_pool(todo: list[ExperimentConfig], jobs: int, device: str | None, bar: 
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise RuntimeError(f"training {config.label} failed") from done.exception()
                 bar.refresh(config.label)
+            limit.read_reports()
             if limit.passed():
                 pending = {f: c for f, c in pending.items() if not f.cancel()}  # no run starts any more
                 if not pending or limit.may_stop({run_dir(c): c for c in pending.values()}):
