@@ -296,6 +296,32 @@ def test_suite_progress_redraws_while_no_run_validates(suite_cache, monkeypatch)
     assert draws[1] < draws[2] < draws[3]
 
 
+def test_suite_progress_counts_the_time_left_down_between_checkpoints(suite_cache, monkeypatch):
+    """The share done moves only at checkpoints; between two, the time left counts down instead of growing."""
+    import io
+
+    now, share = [0.0], [10.0]
+    monkeypatch.setattr(parallel.SuiteProgress, "done", lambda self: share[0])
+    buffer = io.StringIO()
+    progress = parallel.SuiteProgress([small("semgcn-128")], enabled=True, file=buffer, redraw_seconds=0,
+                                      clock=lambda: now[0])
+    progress.refresh()
+    assert progress.seconds_left() is None and buffer.getvalue().endswith("<?]")  # nothing trained here yet
+    now[0], share[0] = 100.0, 20.0  # 10 % in 100 s: 80 % left take 800 s
+    progress.refresh()
+    assert progress.seconds_left() == pytest.approx(800.0)
+    now[0] = 400.0  # no checkpoint for 300 s
+    progress.refresh()
+    assert progress.seconds_left() == pytest.approx(500.0) and buffer.getvalue().endswith("<08:20]")
+    now[0], share[0] = 500.0, 60.0  # 50 % in 500 s: 40 % left take 400 s
+    progress.refresh()
+    assert progress.seconds_left() == pytest.approx(400.0)
+    now[0] = 2000.0  # overdue: no negative time
+    progress.refresh()
+    assert progress.seconds_left() == 0.0
+    progress.close()
+
+
 @pytest.mark.slow
 def test_submitit_local_executor_trains_a_suite(suite_cache):
     pytest.importorskip("submitit")
