@@ -317,8 +317,8 @@ def test_suite_progress_counts_the_time_left_down_between_checkpoints(suite_cach
     progress.refresh()
     assert progress.seconds_left() == pytest.approx(400.0)
     now[0] = 2000.0  # overdue: no negative time
-    progress.refresh()
-    assert progress.seconds_left() == 0.0
+    progress.refresh("semgcn-128 finished")
+    assert progress.seconds_left() == 0.0 and buffer.getvalue().endswith("<00:00, semgcn-128 finished]")
     progress.close()
 
 

@@ -195,12 +195,12 @@ class SuiteProgress:
         self.clock = clock
         self.started = clock()
         self.initial = self._last = self.done()
-        self._left: tuple[float, float] | None = None  # (seconds left, when measured) at the last move
+        self._end: float | None = None  # when the suite ends, at the rate measured at the last move
         # miniters=0: redrawn at every look once redraw_seconds have passed, not only when the share done has grown
         # by as much as its largest step so far (tqdm's default, which froze the clock between validation points)
         self.bar = _SuiteBar(total=100.0, initial=self.initial, desc=f"suite ({len(configs)} runs)",
-                             disable=not enabled, bar_format="{l_bar}{bar}| {n:.1f}% [{elapsed}<{eta}]", file=file,
-                             miniters=0, mininterval=redraw_seconds)
+                             disable=not enabled, bar_format="{l_bar}{bar}| {n:.1f}% [{elapsed}<{eta}{postfix}]",
+                             file=file, miniters=0, mininterval=redraw_seconds)
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, daemon=True)
         if enabled:
@@ -213,10 +213,7 @@ class SuiteProgress:
     def seconds_left(self) -> float | None:
         """The time left: at the rate since the bar started, measured when the share done last moved, less the time
         since; None before it has moved."""
-        if self._left is None:
-            return None
-        left, measured = self._left
-        return max(0.0, left - (self.clock() - measured))
+        return None if self._end is None else max(0.0, self._end - self.clock())
 
     def _poll(self) -> None:
         while not self._stop.wait(POLL_SECONDS):
@@ -226,7 +223,7 @@ class SuiteProgress:
         done = self.done()
         if done != self._last:
             now, gained, self._last = self.clock(), done - self.initial, done
-            self._left = ((100.0 - done) * (now - self.started) / gained, now) if gained > 0 else None
+            self._end = now + (100.0 - done) * (now - self.started) / gained if gained > 0 else None
         left = self.seconds_left()
         self.bar.eta = "?" if left is None else tqdm.format_interval(left)
         self.bar.update(done - self.bar.n)
@@ -423,7 +420,7 @@ def run_many(configs: list[ExperimentConfig], jobs: int = 1, log: Callable[[str]
         elif jobs <= 1 and stop_at is None:
             log(f"training {len(todo)} runs in this process")
             for config in todo:
-                bar.refresh(config.label)
+                bar.refresh(f"training {config.label}")
                 _train_one(config, device)
         else:
             stopped = _run_pool(todo, max(1, jobs), device, bar, log, stop_at)
@@ -507,7 +504,7 @@ def _run_pool(todo: list[ExperimentConfig], jobs: int, device: str | None, bar: 
                 if done.exception() is not None:  # stop here; finished runs stay cached, running ones checkpointed
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise RuntimeError(f"training {config.label} failed") from done.exception()
-                bar.refresh(config.label)
+                bar.refresh(f"{config.label} finished")
             limit.read_reports()
             if limit.passed():
                 pending = {f: c for f, c in pending.items() if not f.cancel()}  # no run starts any more
@@ -532,6 +529,6 @@ def _run_submitit(todo: list[ExperimentConfig], kind: str, params: dict[str, Any
                 job.result()
             except Exception as exc:
                 raise RuntimeError(f"training {config.label} failed in job {job.job_id}: {exc}") from None
-            bar.refresh(config.label)
+            bar.refresh(f"{config.label} finished")
         if jobs:
             time.sleep(POLL_SECONDS)
