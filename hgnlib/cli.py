@@ -397,17 +397,52 @@ def cmd_eval(args) -> int:
     load_model(path)
     folder = dataset_folder(args.data, args.profile, args.data_dir or None, generate=True)
     stride = args.test_stride or get_profile(args.profile).test_stride
-    result, info = evaluate_model_file(path, folder, args.source, stride, args.flip, device=args.device or "cpu")
+    device = args.device or "cpu"
+    if args.batchnorm_batches:
+        result, info, recalibrated = _eval_with_batchnorm_reestimated(path, folder, args, stride, device)
+    else:
+        result, info = evaluate_model_file(path, folder, args.source, stride, args.flip, device=device)
+        recalibrated = None
     if args.json:
-        print(json.dumps({"model": str(path), "data": str(folder), "flip_test": args.flip, **result}, indent=1))
+        print(json.dumps({"model": str(path), "data": str(folder), "flip_test": args.flip,
+                          "batchnorm_reestimated": recalibrated, **result}, indent=1))
         return 0
     print(f"{info['model']['name']} from {path} on {folder} (2D: {args.source}, every {stride}th test frame, "
           f"test-time flip {'on' if args.flip else 'off'})")
+    if recalibrated:
+        print(f"batch-norm statistics of {recalibrated['layers']} layer(s) re-estimated over "
+              f"{recalibrated['batches']} training batches of {recalibrated['batch_size']} (every "
+              f"{recalibrated['train_stride']}th training frame, seed {recalibrated['seed']}); not the run's result")
     rows = [{"action": a, "mpjpe": result["per_action"]["mpjpe"][a], "pa_mpjpe": result["per_action"]["pa_mpjpe"][a]}
             for a in result["per_action"]["mpjpe"]]
     rows.append({"action": "mean over actions", "mpjpe": result["mpjpe"], "pa_mpjpe": result["pa_mpjpe"]})
     _print_table(rows)
     return 0
+
+
+def _eval_with_batchnorm_reestimated(path: Path, folder: Path, args, stride: int,
+                                     device: str) -> tuple[dict, dict, dict]:
+    """`hgn eval --batchnorm-batches N`: the model's metrics once its batch-norm statistics are re-estimated over
+    training batches (:mod:`hgnlib.experiments.batchnorm`), its metadata, and what was re-estimated."""
+    from .data.dataset import load_split
+    from .experiments.artifacts import load_model
+    from .experiments.batchnorm import reestimate_batchnorm
+    from .experiments.evaluate import joint_metrics, predict, require_finite
+
+    model, info = load_model(path, device)
+    train_stride = get_profile(args.profile).train_stride
+    split = load_split(folder, args.source, train_stride=train_stride, test_stride=stride)
+    try:
+        layers = reestimate_batchnorm(model, split.train.inputs.to(device), args.batchnorm_batches,
+                                      args.batchnorm_batch_size, args.batchnorm_seed)
+    except ValueError as exc:
+        raise HGNError(f"{path}: {exc}: there are no statistics to re-estimate; evaluate it without "
+                       "--batchnorm-batches") from None
+    outputs = predict(model, split.test.inputs.to(device), args.flip)
+    require_finite(outputs["joints"], path, info["model"]["name"])
+    return (joint_metrics(outputs["joints"], split.test.targets, split.test.action), info,
+            {"layers": layers, "batches": args.batchnorm_batches, "batch_size": args.batchnorm_batch_size,
+             "seed": args.batchnorm_seed, "train_stride": train_stride})
 
 
 def cmd_lift(args) -> int:
@@ -575,6 +610,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--test-stride", type=_bench_count, help="keep every n-th test frame (default: the profile's)")
     ev.add_argument("--flip", action="store_true", help="test-time flip averaging")
     ev.add_argument("--device", help="cpu or cuda")
+    ev.add_argument("--batchnorm-batches", type=_bench_count, metavar="N",
+                    help="first re-estimate the batch-norm statistics over N training batches under the final "
+                         "weights (a diagnostic of statistics that lag the weights; not the run's result)")
+    ev.add_argument("--batchnorm-batch-size", type=_bench_batch_size, default=64, metavar="B",
+                    help="samples per re-estimation batch (default 64, the recipes' batch)")
+    ev.add_argument("--batchnorm-seed", type=int, default=0, metavar="S", help="which training batches (default 0)")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_eval)
 

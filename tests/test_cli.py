@@ -3,7 +3,10 @@ import json
 
 import pytest
 
+from hgnlib import profiles
 from hgnlib.cli import main
+from hgnlib.experiments.artifacts import load_model
+from hgnlib.experiments.batchnorm import batchnorm_layers
 
 
 def test_body_info_json(capsys, anny_body):
@@ -88,6 +91,16 @@ def test_train_then_eval_on_the_smoke_data(capsys, monkeypatch, tmp_path, smoke_
     assert main(["eval", runs[0]["key"], "--data-dir", folder, "--test-stride", "4", "--flip", "--json"]) == 0
     evaluated = json.loads(capsys.readouterr().out)
     assert evaluated["flip_test"] and set(evaluated["per_action"]["mpjpe"]) and evaluated["mpjpe"] > 0
+    assert evaluated["batchnorm_reestimated"] is None
+    # Two training steps leave the running statistics far from the batches': re-estimating them moves the error.
+    assert main(["eval", runs[0]["key"], "--data-dir", folder, "--test-stride", "4", "--flip", "--json",
+                 "--profile", "smoke", "--batchnorm-batches", "3", "--batchnorm-batch-size", "16"]) == 0
+    recalibrated = json.loads(capsys.readouterr().out)
+    layers = len(batchnorm_layers(load_model(recalibrated["model"])[0]))
+    assert layers > 0 and recalibrated["batchnorm_reestimated"] == {
+        "layers": layers, "batches": 3, "batch_size": 16, "seed": 0,
+        "train_stride": profiles.PROFILES["smoke"].train_stride}
+    assert recalibrated["mpjpe"] > 0 and abs(recalibrated["mpjpe"] - evaluated["mpjpe"]) > 0.1
 
 
 def test_train_errors_are_messages(capsys, monkeypatch, tmp_path):

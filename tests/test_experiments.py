@@ -208,3 +208,24 @@ def test_recipe_loss_form_and_scale_reach_the_loss(cache, smoke_dataset, monkeyp
         profiles.Recipe(loss="l1")
     with pytest.raises(ValueError, match="init must be one of"):
         profiles.Recipe(init="kaiming")
+
+
+def test_batchnorm_reestimation_averages_the_batches_under_the_final_weights():
+    from hgnlib.experiments.batchnorm import batch_indices, reestimate_batchnorm
+    from hgnlib.models.layers import NodeBatchNorm
+
+    torch.manual_seed(0)
+    # Dropout before the batch norm: were it active during the re-estimation, the mean would come out noisy.
+    model = torch.nn.Sequential(torch.nn.Dropout(0.5), torch.nn.Linear(3, 4), NodeBatchNorm(4, torch.tensor([1, 0, 1])))
+    inputs = torch.randn(256, 3, 3) * 5 + 2
+    stale = model[2].running_mean.clone()
+    assert reestimate_batchnorm(model, inputs, batches=4, batch_size=64) == 1
+    features = model[1](inputs)[:, [0, 2]].reshape(-1, 4)  # real nodes only: the mask leaves node 1 out
+    torch.testing.assert_close(model[2].running_mean, features.mean(0))  # 4 x 64 = every sample once
+    assert not torch.allclose(model[2].running_mean, stale)
+    assert not model.training and not model[2].training and model[2].momentum == 0.1
+    order = batch_indices(10, 3, 4, seed=7)  # 12 draws from 10: all ten before any twice
+    assert order.shape == (3, 4) and set(order.flatten()[:10].tolist()) == set(range(10))
+    assert torch.equal(order, batch_indices(10, 3, 4, seed=7))
+    with pytest.raises(ValueError, match="no batch-norm layers"):
+        reestimate_batchnorm(torch.nn.Linear(3, 3), inputs)
