@@ -751,7 +751,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--data", choices=["embedded", "h36m"], default="embedded")
     rep.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     rep.add_argument("--out", help="output folder (default: reports/<data>-<profile>)")
-    rep.add_argument("--notebooks", default="*.ipynb", help="glob of the notebooks to run (default: all)")
+    rep.add_argument("--notebooks", default="*.ipynb", help="glob of the notebooks to run (default: all); into a folder that holds the "
+                          "others' pages, those are kept and the summary page lists the later render")
     rep.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                      help="train the notebooks' runs first in N parallel worker processes (default: one per core; "
                           "0: let the notebooks train them one by one)")

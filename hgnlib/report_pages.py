@@ -129,6 +129,13 @@ def report_outputs(notebook) -> list[str]:
 HEADLINE_NOTEBOOKS = ("13_claims.ipynb",)
 
 
+def _update_line(update: dict) -> str:
+    """A line of the summary page for a later render of some notebooks only (``run.json``'s ``updates``)."""
+    names = ", ".join(update["notebooks"])
+    return (f'<p class="meta">Re-executed {html.escape(update["finished"])}: {html.escape(names)} only '
+            f'({update["total_seconds"]} s); the other pages are from the render above.</p>')
+
+
 def summary_page(summary: dict, done: list[dict]) -> str:
     """The summary page: the headline tables and figures first (the paper's claims judged, then every notebook's
     tagged outputs in order), every full page linked."""
@@ -145,5 +152,6 @@ The paper's values are quoted from Li et al., BMVC 2021, for comparison only.</p
 <nav class="pages">Full pages: {nav}</nav>
 {"".join(sections)}
 <p class="meta">Finished {html.escape(summary["finished"])}; {summary["total_seconds"]} s in all, of which
-{summary["pretrain_seconds"]} s training the runs up front ({summary["jobs"]} worker processes).</p>"""
+{summary["pretrain_seconds"]} s training the runs up front ({summary["jobs"]} worker processes).</p>
+{"".join(_update_line(u) for u in summary.get("updates", []))}"""
     return _page(f"HGN reproduction: {data}, {profile}", body)

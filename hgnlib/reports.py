@@ -13,7 +13,8 @@ cache first, so a fresh clone renders those reports, or resumes that suite, with
 
 ``run.json`` records what the reports were made from (:func:`provenance`: the fingerprint of the code that
 determines results, of the embedded data's generator, and of every notebook's cells); :func:`stale_reports` says
-what changed since, so a test keeps the committed reports in step with the code.
+what changed since, so a test keeps the committed reports in step with the code. Rendering only some notebooks
+(``pattern``) into a folder that holds the others updates their pages and keeps the rest, as ``run.json`` records.
 """
 from __future__ import annotations
 
@@ -99,6 +100,9 @@ def reproduce(data: str = "embedded", profile: str = "quick", out_dir: str | Pat
     started = time.perf_counter()
     from .experiments.transfer import import_shipped
 
+    notebooks = notebook_paths(pattern)
+    made_from = provenance(data, notebooks)
+    previous = _previous_render(out, data, profile, notebooks, made_from)  # refused before any training
     imported = import_shipped(data, profile)
     if imported:
         log(imported)
@@ -110,17 +114,18 @@ def reproduce(data: str = "embedded", profile: str = "quick", out_dir: str | Pat
         return out
     trained = time.perf_counter() - started
     done = []
-    notebooks = notebook_paths(pattern)
-    made_from = provenance(data, notebooks)
     for nb in notebooks:
         start = time.perf_counter()
         log(f"executing {nb.name} (data={data}, profile={profile})")
         execute(nb, out / nb.name, {"data": data, "profile": profile})
         done.append({"notebook": nb.name, "title": "", "seconds": round(time.perf_counter() - start, 1)})
     total = time.perf_counter() - started
-    summary = {"data": data, "profile": profile, "jobs": jobs, "pretrain_seconds": round(trained, 1),
-               "total_seconds": round(total, 1), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-               "notebooks": done, "provenance": made_from}
+    finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    if previous is None:
+        summary = {"data": data, "profile": profile, "jobs": jobs, "pretrain_seconds": round(trained, 1),
+                   "total_seconds": round(total, 1), "finished": finished, "notebooks": done, "provenance": made_from}
+    else:
+        summary = _merge_render(previous, done, made_from, {"finished": finished, "total_seconds": round(total, 1)})
     from .claims import CLAIMS_FILE, judge
 
     save_json(out / CLAIMS_FILE, judge(data, profile))
@@ -130,6 +135,43 @@ def reproduce(data: str = "embedded", profile: str = "quick", out_dir: str | Pat
             log(f"stored the {profile} outputs in {nb}")
     log(f"reports written to {out} in {total:.0f} s")
     return out
+
+
+def _previous_render(out: Path, data: str, profile: str, notebooks: list[Path], made_from: dict) -> dict | None:
+    """The ``run.json`` a render of only some notebooks updates, or None when this render makes ``out`` afresh.
+
+    A render of a subset (``--notebooks GLOB``) into a folder that holds every other notebook's pages keeps those
+    pages; it is refused when the code or the data generator changed since they were made (they would mix)."""
+    path = Path(out) / "run.json"
+    names = {nb.name for nb in notebooks}
+    if names == {nb.name for nb in notebook_paths()} or not path.exists():
+        return None
+    previous = json.loads(path.read_text())
+    if (previous.get("data"), previous.get("profile")) != (data, profile):
+        return None
+    if not {e["notebook"] for e in previous["notebooks"]} - names:
+        return None
+    recorded = previous.get("provenance", {})
+    changed = [key for key in ("code", "generator") if key in made_from and recorded.get(key) != made_from[key]]
+    if changed:
+        raise HGNError(f"{path} records pages made with another {' and '.join(changed)} fingerprint "
+                       f"({', '.join(f'{recorded.get(k)} there, {made_from[k]} now' for k in changed)}): rendering "
+                       f"only {', '.join(sorted(names))} would mix the two; re-render every notebook (`hgn reproduce "
+                       f"--data {data} --profile {profile}` without --notebooks)")
+    return previous
+
+
+def _merge_render(previous: dict, done: list[dict], made_from: dict, when: dict) -> dict:
+    """``previous`` (a ``run.json``) with the notebooks in ``done`` replaced by their new executions, their hashes
+    updated and the partial render listed under ``updates`` (when, which notebooks, how long); the first render's
+    timings stay as they were."""
+    fresh = {entry["notebook"]: entry for entry in done}
+    kept = [entry for entry in previous["notebooks"] if entry["notebook"] not in fresh]
+    provenance_now = {**previous["provenance"],
+                      "notebooks": {**previous["provenance"]["notebooks"], **made_from["notebooks"]}}
+    update = {**when, "notebooks": sorted(fresh)}
+    return {**previous, "notebooks": sorted(kept + done, key=lambda e: e["notebook"]), "provenance": provenance_now,
+            "updates": [*previous.get("updates", []), update]}
 
 
 def render(out: Path, summary: dict) -> None:

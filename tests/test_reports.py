@@ -76,6 +76,41 @@ def test_stale_reports_name_what_changed(tmp_path, monkeypatch):
     assert any("no executed copy or HTML page" in p for p in reports.stale_reports(out, "embedded"))
 
 
+def test_rendering_some_notebooks_keeps_the_others(tmp_path, monkeypatch):
+    import fnmatch
+    import re
+
+    from hgnlib.errors import HGNError
+
+    first = _notebook(tmp_path / "00_demo.ipynb", 'print("first v1")', report='print("first table")')
+    second = _notebook(tmp_path / "01_more.ipynb", 'print("second v1")', report='print("second table v1")')
+    monkeypatch.setattr(reports, "notebook_paths",
+                        lambda pattern="*.ipynb": [p for p in (first, second) if fnmatch.fnmatch(p.name, pattern)])
+    out = reports.reproduce("embedded", "smoke", tmp_path / "out", log=lambda *a: None)
+    whole = json.loads((out / "run.json").read_text())
+    def page(name):  # the test's cells carry no ids, so nbformat draws new ones on each read
+        return re.sub(r"cell-id=[0-9a-f-]+", "", (out / name).read_text())
+
+    first_page = page("00_demo.html")
+    _notebook(second, 'print("second v2")', report='print("second table v2")')
+    assert reports.stale_reports(out, "embedded") == ["notebooks/01_more.ipynb changed since the reports were made"]
+    reports.reproduce("embedded", "smoke", out, "01_*.ipynb", log=lambda *a: None)
+    summary = json.loads((out / "run.json").read_text())
+    assert [e["notebook"] for e in summary["notebooks"]] == ["00_demo.ipynb", "01_more.ipynb"]
+    assert summary["notebooks"][0] == whole["notebooks"][0] and summary["finished"] == whole["finished"]
+    assert [u["notebooks"] for u in summary["updates"]] == [["01_more.ipynb"]]
+    assert reports.stale_reports(out, "embedded") == []
+    assert page("00_demo.html") == first_page and "second v2" in page("01_more.html")
+    index = (out / "index.html").read_text()
+    assert "first table" in index and "second table v2" in index and "second table v1" not in index
+    assert "Re-executed" in index and "01_more.ipynb only" in index
+    # pages made by other result code are not mixed with new ones
+    summary["provenance"]["code"] = "0" * 16
+    (out / "run.json").write_text(json.dumps(summary))
+    with pytest.raises(HGNError, match="another code fingerprint .*re-render every notebook"):
+        reports.reproduce("embedded", "smoke", out, "01_*.ipynb", log=lambda *a: None)
+
+
 def test_committed_quick_reports_are_current():
     """The committed reports of the README's main command come from this code, these notebooks and this data."""
     out = repo_root() / "reports" / "embedded-quick"
