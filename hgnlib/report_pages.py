@@ -63,7 +63,8 @@ def _clean_text(text: str) -> str:
 
 
 def for_page(notebook, data: str, profile: str):
-    """A copy of an executed notebook as its page shows it: no stderr, no machine paths, the injection explained."""
+    """A copy of an executed notebook as its page shows it: no stderr, no machine paths, the injection explained
+    (in a cell of fixed id, so that a page rendered again from the same notebook is the same file)."""
     import nbformat
 
     nb = copy.deepcopy(notebook)
@@ -76,7 +77,9 @@ def for_page(notebook, data: str, profile: str):
                 if output.output_type == "stream":
                     output.text = _clean_text(output.text)
             if INJECTED_TAG in cell.metadata.get("tags", []):
-                cells.append(nbformat.v4.new_markdown_cell(INJECTED_NOTE.format(profile=profile, data=data)))
+                note = nbformat.v4.new_markdown_cell(INJECTED_NOTE.format(profile=profile, data=data))
+                note.id = f"{INJECTED_TAG}-note"
+                cells.append(note)
         cells.append(cell)
     nb.cells = cells
     return nb

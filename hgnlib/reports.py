@@ -144,7 +144,7 @@ def _previous_render(out: Path, data: str, profile: str, notebooks: list[Path], 
     pages; it is refused when the code or the data generator changed since they were made (they would mix)."""
     path = Path(out) / "run.json"
     names = {nb.name for nb in notebooks}
-    if names == {nb.name for nb in notebook_paths()} or not path.exists():
+    if names == {nb.name for nb in notebook_paths("*.ipynb")} or not path.exists():
         return None
     previous = json.loads(path.read_text())
     if (previous.get("data"), previous.get("profile")) != (data, profile):
