@@ -57,6 +57,15 @@ def provenance(data: str, notebooks: list[Path]) -> dict:
     return made_from
 
 
+def _changed_fingerprints(recorded: dict, current: dict) -> dict[str, str]:
+    """The code and data-generator fingerprints of ``current`` (a :func:`provenance`) that differ from ``recorded``
+    (``run.json``'s), each with what it says."""
+    return {key: f"the {what} changed (fingerprint {recorded.get(key)} in run.json, {current[key]} now)"
+            for key, what in (("code", "result-determining code (hgnlib.experiments.config.RESULT_CODE)"),
+                              ("generator", "embedded data generator"))
+            if key in current and recorded.get(key) != current[key]}
+
+
 def stale_reports(out: Path, data: str, pattern: str = "*.ipynb") -> list[str]:
     """Why the reports in ``out`` would differ from what ``hgn reproduce`` makes now (empty: they are current)."""
     summary_path = Path(out) / "run.json"
@@ -64,10 +73,7 @@ def stale_reports(out: Path, data: str, pattern: str = "*.ipynb") -> list[str]:
         return [f"{summary_path} is missing"]
     recorded = json.loads(summary_path.read_text()).get("provenance", {})
     current = provenance(data, notebook_paths(pattern))
-    problems = [f"the {what} changed (fingerprint {recorded.get(key)} in run.json, {current[key]} now)"
-                for key, what in (("code", "result-determining code (hgnlib.experiments.config.RESULT_CODE)"),
-                                  ("generator", "embedded data generator")) if key in current and
-                recorded.get(key) != current[key]]
+    problems = list(_changed_fingerprints(recorded, current).values())
     for name, digest in current["notebooks"].items():
         if not (Path(out) / name).exists() or not (Path(out) / name).with_suffix(".html").exists():
             problems.append(f"{name} has no executed copy or HTML page in {out}")
@@ -151,13 +157,12 @@ def _previous_render(out: Path, data: str, profile: str, notebooks: list[Path], 
         return None
     if not {e["notebook"] for e in previous["notebooks"]} - names:
         return None
-    recorded = previous.get("provenance", {})
-    changed = [key for key in ("code", "generator") if key in made_from and recorded.get(key) != made_from[key]]
+    changed = _changed_fingerprints(previous.get("provenance", {}), made_from)
     if changed:
         raise HGNError(f"{path} records pages made with another {' and '.join(changed)} fingerprint "
-                       f"({', '.join(f'{recorded.get(k)} there, {made_from[k]} now' for k in changed)}): rendering "
-                       f"only {', '.join(sorted(names))} would mix the two; re-render every notebook (`hgn reproduce "
-                       f"--data {data} --profile {profile}` without --notebooks)")
+                       f"({'; '.join(changed.values())}): rendering only {', '.join(sorted(names))} would mix the "
+                       f"two; re-render every notebook (`hgn reproduce --data {data} --profile {profile}` without "
+                       "--notebooks)")
     return previous
 
 

@@ -87,6 +87,7 @@ def test_rendering_some_notebooks_keeps_the_others(tmp_path, monkeypatch):
                         lambda pattern="*.ipynb": [p for p in (first, second) if fnmatch.fnmatch(p.name, pattern)])
     out = reports.reproduce("embedded", "smoke", tmp_path / "out", log=lambda *a: None)
     whole = json.loads((out / "run.json").read_text())
+
     def page(name):
         return (out / name).read_text()
 
