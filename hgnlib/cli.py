@@ -398,14 +398,14 @@ def cmd_eval(args) -> int:
     folder = dataset_folder(args.data, args.profile, args.data_dir or None, generate=True)
     stride = args.test_stride or get_profile(args.profile).test_stride
     device = args.device or "cpu"
-    if args.batchnorm_batches:
-        result, info, recalibrated = _eval_with_batchnorm_reestimated(path, folder, args, stride, device)
+    if args.batchnorm_batches or args.root_offset:
+        result, info, recalibrated = _eval_with_diagnostics(path, folder, args, stride, device)
     else:
         result, info = evaluate_model_file(path, folder, args.source, stride, args.flip, device=device)
         recalibrated = None
     if args.json:
         print(json.dumps({"model": str(path), "data": str(folder), "flip_test": args.flip,
-                          "batchnorm_reestimated": recalibrated, **result}, indent=1))
+                          "batchnorm_reestimated": recalibrated, "root_offset": None, **result}, indent=1))
         return 0
     print(f"{info['model']['name']} from {path} on {folder} (2D: {args.source}, every {stride}th test frame, "
           f"test-time flip {'on' if args.flip else 'off'})")
@@ -417,32 +417,45 @@ def cmd_eval(args) -> int:
             for a in result["per_action"]["mpjpe"]]
     rows.append({"action": "mean over actions", "mpjpe": result["mpjpe"], "pa_mpjpe": result["pa_mpjpe"]})
     _print_table(rows)
+    if args.root_offset:
+        offset = result["root_offset"]
+        print(f"without root alignment (a diagnostic; Protocol #1 re-centres both poses on their pelvis): MPJPE "
+              f"{offset['mpjpe_unaligned']:.1f} mm; the predicted pelvis lies {offset['pelvis_offset']:.1f} mm from "
+              "the origin, where the targets put it (means over actions)")
     return 0
 
 
-def _eval_with_batchnorm_reestimated(path: Path, folder: Path, args, stride: int,
-                                     device: str) -> tuple[dict, dict, dict]:
-    """`hgn eval --batchnorm-batches N`: the model's metrics once its batch-norm statistics are re-estimated over
-    training batches (:mod:`hgnlib.experiments.batchnorm`), its metadata, and what was re-estimated."""
+def _eval_with_diagnostics(path: Path, folder: Path, args, stride: int, device: str) -> tuple[dict, dict, dict | None]:
+    """`hgn eval` with its diagnostics: the model's metrics (after re-estimating its batch-norm statistics over
+    training batches when ``--batchnorm-batches N`` asks, :mod:`hgnlib.experiments.batchnorm`) with a 'root_offset'
+    entry (:mod:`hgnlib.experiments.root_offset`; None without ``--root-offset``), the model file's metadata, and
+    what was re-estimated (None without ``--batchnorm-batches``)."""
     from .data.dataset import load_split
     from .experiments.artifacts import load_model
     from .experiments.batchnorm import reestimate_batchnorm
     from .experiments.evaluate import joint_metrics, predict, require_finite
+    from .experiments.root_offset import root_offset
 
     model, info = load_model(path, device)
     train_stride = get_profile(args.profile).train_stride
-    split = load_split(folder, args.source, train_stride=train_stride, test_stride=stride)
-    try:
-        layers = reestimate_batchnorm(model, split.train.inputs.to(device), args.batchnorm_batches,
-                                      args.batchnorm_batch_size, args.batchnorm_seed)
-    except ValueError as exc:
-        raise HGNError(f"{path}: {exc}: there are no statistics to re-estimate; evaluate it without "
-                       "--batchnorm-batches") from None
+    split = load_split(folder, args.source, train_stride=train_stride, test_stride=stride,
+                       **({} if args.batchnorm_batches else {"train_subjects": ()}))
+    recalibrated = None
+    if args.batchnorm_batches:
+        try:
+            layers = reestimate_batchnorm(model, split.train.inputs.to(device), args.batchnorm_batches,
+                                          args.batchnorm_batch_size, args.batchnorm_seed)
+        except ValueError as exc:
+            raise HGNError(f"{path}: {exc}: there are no statistics to re-estimate; evaluate it without "
+                           "--batchnorm-batches") from None
+        recalibrated = {"layers": layers, "batches": args.batchnorm_batches, "batch_size": args.batchnorm_batch_size,
+                        "seed": args.batchnorm_seed, "train_stride": train_stride}
     outputs = predict(model, split.test.inputs.to(device), args.flip)
     require_finite(outputs["joints"], path, info["model"]["name"])
-    return (joint_metrics(outputs["joints"], split.test.targets, split.test.action), info,
-            {"layers": layers, "batches": args.batchnorm_batches, "batch_size": args.batchnorm_batch_size,
-             "seed": args.batchnorm_seed, "train_stride": train_stride})
+    result = joint_metrics(outputs["joints"], split.test.targets, split.test.action)
+    result["root_offset"] = (root_offset(outputs["joints"], split.test.targets, split.test.action)
+                             if args.root_offset else None)
+    return result, info, recalibrated
 
 
 def cmd_lift(args) -> int:
@@ -616,6 +629,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batchnorm-batch-size", type=_bench_batch_size, default=64, metavar="B",
                     help="samples per re-estimation batch (default 64, the recipes' batch)")
     ev.add_argument("--batchnorm-seed", type=int, default=0, metavar="S", help="which training batches (default 0)")
+    ev.add_argument("--root-offset", action="store_true",
+                    help="also report the error without root alignment and how far the predicted pelvis lies from "
+                         "the origin (a diagnostic of what Protocol #1's re-centring hides)")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_eval)
 

@@ -101,6 +101,19 @@ def test_train_then_eval_on_the_smoke_data(capsys, monkeypatch, tmp_path, smoke_
         "layers": layers, "batches": 3, "batch_size": 16, "seed": 0,
         "train_stride": profiles.PROFILES["smoke"].train_stride}
     assert recalibrated["mpjpe"] > 0 and abs(recalibrated["mpjpe"] - evaluated["mpjpe"]) > 0.1
+    assert evaluated["root_offset"] is None and recalibrated["root_offset"] is None
+    # The root-offset diagnostic leaves the metrics as they are; after two steps the pelvis is still off the origin,
+    # so the unaligned error differs from Protocol #1's, by at most the pelvis offset (the triangle inequality).
+    assert main(["eval", runs[0]["key"], "--data-dir", folder, "--test-stride", "4", "--flip", "--json",
+                 "--root-offset"]) == 0
+    diagnosed = json.loads(capsys.readouterr().out)
+    assert diagnosed["mpjpe"] == pytest.approx(evaluated["mpjpe"], rel=1e-6)
+    offset = diagnosed["root_offset"]
+    assert set(offset["per_action"]["pelvis_offset"]) == set(evaluated["per_action"]["mpjpe"])
+    assert offset["pelvis_offset"] > 0 and offset["mpjpe_unaligned"] != pytest.approx(diagnosed["mpjpe"], abs=1e-3)
+    assert abs(offset["mpjpe_unaligned"] - diagnosed["mpjpe"]) <= offset["pelvis_offset"] + 1e-3
+    assert main(["eval", runs[0]["key"], "--data-dir", folder, "--test-stride", "4", "--root-offset"]) == 0
+    assert "the predicted pelvis lies" in capsys.readouterr().out
 
 
 def test_train_errors_are_messages(capsys, monkeypatch, tmp_path):

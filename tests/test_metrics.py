@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
-from hgnlib import metrics
+from hgnlib import metrics, skeleton
 
 
 def pose(seed=0, n=1):
@@ -99,3 +99,21 @@ def test_body_parts_cover_joints():
     pred, target = pose(4, 3), pose(5, 3)
     parts = metrics.per_body_part(pred, target)
     assert parts["head"] == pytest.approx((metrics.per_joint(pred, target)["Nose"] + metrics.per_joint(pred, target)["Head"]) / 2)
+
+
+def test_root_offset_separates_the_pelvis_from_the_joints():
+    from hgnlib.experiments.root_offset import root_offset
+
+    target = pose(3, n=4)
+    target = target - target[:, :1]
+    action = torch.tensor([0, 0, 5, 5])
+    shift = torch.tensor([0.03, -0.04, 0.0])  # 50 mm
+    shifted = root_offset(target + shift, target, action)  # the whole pose off the origin: Protocol #1 sees nothing
+    assert metrics.mpjpe(target + shift, target).max() == pytest.approx(0, abs=1e-3)
+    assert shifted["mpjpe_unaligned"] == pytest.approx(50, abs=1e-3)
+    assert shifted["pelvis_offset"] == pytest.approx(50, abs=1e-3)
+    pelvis_only = target.clone()
+    pelvis_only[:, 0] += shift  # only the pelvis off: Protocol #1 pays it on the 16 other joints
+    moved = root_offset(pelvis_only, target, action)
+    assert moved["mpjpe_unaligned"] == pytest.approx(50 / 17, abs=1e-3) and moved["pelvis_offset"] == pytest.approx(50)
+    assert set(moved["per_action"]["pelvis_offset"]) == {skeleton.ACTIONS[0], skeleton.ACTIONS[5]}
