@@ -430,7 +430,7 @@ def _eval_with_diagnostics(path: Path, folder: Path, args, stride: int, device: 
     training batches when ``--batchnorm-batches N`` asks, :mod:`hgnlib.experiments.batchnorm`) with a 'root_offset'
     entry (:mod:`hgnlib.experiments.root_offset`; None without ``--root-offset``), the model file's metadata, and
     what was re-estimated (None without ``--batchnorm-batches``)."""
-    from .data.dataset import load_split
+    from .data.dataset import TRAIN_SUBJECTS, load_split
     from .experiments.artifacts import load_model
     from .experiments.batchnorm import reestimate_batchnorm
     from .experiments.evaluate import joint_metrics, predict, require_finite
@@ -438,8 +438,8 @@ def _eval_with_diagnostics(path: Path, folder: Path, args, stride: int, device: 
 
     model, info = load_model(path, device)
     train_stride = get_profile(args.profile).train_stride
-    split = load_split(folder, args.source, train_stride=train_stride, test_stride=stride,
-                       **({} if args.batchnorm_batches else {"train_subjects": ()}))
+    split = load_split(folder, args.source, train_subjects=TRAIN_SUBJECTS if args.batchnorm_batches else (),
+                       train_stride=train_stride, test_stride=stride)
     recalibrated = None
     if args.batchnorm_batches:
         try:

@@ -312,8 +312,8 @@ def test_which_models_cannot_tell_left_from_right(name, equivariant):
     """SeqRes and GraphSH with the vanilla GConv share every weight between the nodes and see the skeleton only
     through its adjacency, which swapping left and right leaves as it is: whatever their weights, swapping the left
     and right labels of the input swaps those of the output. Such a network cannot tell a person facing the camera
-    from one facing away (the same 2D joints with swapped labels), which a depth of every joint depends on; Table 4b's
-    rows for them carry that. SemGConv's learned edge weights and HGN's node-to-node fusion maps break the symmetry."""
+    from one facing away (the same 2D joints with swapped labels), on which the depth of every joint depends.
+    SemGConv's learned edge weights and HGN's node-to-node fusion maps break the symmetry."""
     torch.manual_seed(0)
     gap = flipped_labels(build_model(name, mesh_graphs()), inputs(8))
     assert (gap < 1e-4) if equivariant else (gap > 1e-2), gap
